@@ -1,0 +1,1 @@
+"""Transparency audits and reports: self-contained HTML with embedded figures, plus JSON."""

@@ -1,0 +1,158 @@
+"""Frozen config dataclasses: JSON round trip, a stable hash, a field diff, validation.
+
+Every config in mesalab is a `@dataclass(frozen=True)` that inherits `Config`, with a
+docstring under each field (read by `field_docs`, shown by the CLI and the reports).
+Values are validated at the boundary: `Config.from_dict` checks types with pydantic and
+each class's `validate()` checks ranges; both raise `ConfigError` naming the field.
+
+Example:
+    >>> from dataclasses import dataclass
+    >>> @dataclass(frozen=True)
+    ... class Adam(Config):
+    ...     lr: float = 1e-3
+    ...     '''Learning rate.'''
+    >>> Adam().diff(Adam(lr=0.1))
+    [('lr', 0.001, 0.1)]
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import functools
+import hashlib
+import inspect
+import json
+import textwrap
+import typing
+from typing import Any, Self
+
+import pydantic
+
+from mesalab.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Base of every mesalab config. Subclasses are frozen dataclasses."""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise `ConfigError` for a value outside its allowed range. Override to add checks."""
+
+    # ---- serialisation -------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Build and validate from plain data; unknown or mistyped fields raise `ConfigError`."""
+        if not isinstance(data, dict):
+            raise ConfigError(cls.__name__, f"expected a mapping, got {type(data).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        for key in data:
+            if key not in names:
+                raise ConfigError(key, f"not a field of {cls.__name__}", ", ".join(sorted(names)))
+        try:
+            return _adapter(cls).validate_python(data)
+        except pydantic.ValidationError as exc:
+            raise _config_error(exc) from None
+        except ConfigError:
+            raise
+
+    @classmethod
+    def from_json(cls, text: str) -> Self:
+        return cls.from_dict(json.loads(text))
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with some fields changed, validated like any other."""
+        return self.from_dict({**self.to_dict(), **{k: _plain(v) for k, v in changes.items()}})
+
+    # ---- identity ------------------------------------------------------------------
+    def stable_hash(self, length: int = 10) -> str:
+        """A hash of the canonical JSON: the same config gives the same hash everywhere."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:length]
+
+    def diff(self, other: Config) -> list[tuple[str, Any, Any]]:
+        """The fields (dotted paths into nested configs) whose values differ."""
+        return _diff(self.to_dict(), other.to_dict(), prefix="")
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring written under each dataclass field, by field name (inherited too)."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if dataclasses.is_dataclass(klass) and klass is not Config:
+            docs.update(_own_field_docs(klass))
+    return docs
+
+
+@functools.cache
+def _own_field_docs(cls: type) -> dict[str, str]:
+    try:
+        source = textwrap.dedent(inspect.getsource(cls))
+    except (OSError, TypeError):
+        return {}
+    class_node = ast.parse(source).body[0]
+    assert isinstance(class_node, ast.ClassDef)
+    docs: dict[str, str] = {}
+    body = class_node.body
+    for node, following in zip(body, body[1:], strict=False):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            if isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant):
+                if isinstance(following.value.value, str):
+                    docs[node.target.id] = inspect.cleandoc(following.value.value)
+    return docs
+
+
+@functools.cache
+def _adapter(cls: type) -> pydantic.TypeAdapter[Any]:
+    return pydantic.TypeAdapter(cls)
+
+
+def _config_error(exc: pydantic.ValidationError) -> ConfigError:
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "config"
+    ctx = first.get("ctx") or {}
+    if "error" in ctx and isinstance(ctx["error"], ConfigError):
+        inner = ctx["error"]
+        return ConfigError(inner.field, inner.problem, inner.allowed)
+    return ConfigError(field, f"{first['msg'].lower()}, got {first.get('input')!r}")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Config):
+        return value.to_dict()
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def _diff(a: Any, b: Any, prefix: str) -> list[tuple[str, Any, Any]]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: list[tuple[str, Any, Any]] = []
+        for key in sorted(set(a) | set(b)):
+            out += _diff(a.get(key), b.get(key), f"{prefix}{key}" if not prefix else f"{prefix}.{key}")
+        return out
+    return [] if a == b else [(prefix, a, b)]
+
+
+def check(condition: bool, field: str, problem: str, allowed: str | None = None) -> None:
+    """Raise `ConfigError(field, problem, allowed)` unless `condition` holds."""
+    if not condition:
+        raise ConfigError(field, problem, allowed)
+
+
+def check_choice(value: Any, field: str, choices: typing.Iterable[Any]) -> None:
+    """Raise unless `value` is one of `choices`, listing them."""
+    options = list(choices)
+    if value not in options:
+        raise ConfigError(field, f"unknown value {value!r}", ", ".join(map(str, options)))

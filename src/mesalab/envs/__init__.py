@@ -1,0 +1,1 @@
+"""Worlds and task samplers: batched, seeded, on CPU or CUDA."""

@@ -1,0 +1,34 @@
+"""Process settings: torch threads and the compute device.
+
+Threads default to `MESALAB_THREADS` (tests set 1) or 2; the device to CUDA when present.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from mesalab.config import check
+
+
+def configure(threads: int | None = None) -> int:
+    """Set torch's intra-op thread count; returns the count in force."""
+    count = threads if threads is not None else int(os.environ.get("MESALAB_THREADS", "2"))
+    check(count >= 1, "threads", f"must be >= 1, got {count}")
+    torch.set_num_threads(count)
+    return count
+
+
+def default_device(requested: str | None = None) -> torch.device:
+    """`requested` if given ('cpu', 'cuda', 'cuda:1'), else CUDA when available, else CPU."""
+    if requested:
+        device = torch.device(requested)
+        check(
+            device.type != "cuda" or torch.cuda.is_available(),
+            "device",
+            f"{requested} requested but CUDA is not available",
+            "cpu",
+        )
+        return device
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -1,0 +1,149 @@
+"""Run folders: one per run, never overwritten, written atomically.
+
+Layout of a run folder `runs/{experiment}-{YYYYmmdd-HHMMSS}-{config hash}[-n]/`:
+`config.json` (the config, the experiment, package and schema versions), `metrics.jsonl`,
+model files, `results.json` (written last, atomically: its presence marks a finished
+run) and `report.html`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from mesalab import __version__
+from mesalab.config import Config
+from mesalab.errors import MesalabError
+
+SCHEMA_VERSION = 1
+"""Version of the run-folder layout and JSON records."""
+
+DEFAULT_ROOT = Path("runs")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MesalabError(f"{path}: no such file") from None
+    except json.JSONDecodeError as exc:
+        raise MesalabError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Config):
+        return value.to_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def create_run_dir(experiment: str, config: Config, root: Path | None = None, name: str | None = None) -> Path:
+    """Make a new run folder and write `config.json` into it; never reuse a finished one.
+
+    With `name`, the folder is `root/name`; if that already holds anything, a suffix
+    `-2`, `-3`, ... gives a new one instead: a run is never written over another.
+    """
+    root = Path(root) if root is not None else DEFAULT_ROOT
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = name or f"{experiment}-{stamp}-{config.stable_hash(6)}"
+    path = root / base
+    suffix = 2
+    while path.exists() and any(path.iterdir()):
+        path = root / f"{base}-{suffix}"
+        suffix += 1
+    path.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(
+        path / "config.json",
+        {
+            "experiment": experiment,
+            "config": config.to_dict(),
+            "config_hash": config.stable_hash(),
+            "mesalab_version": __version__,
+            "schema_version": SCHEMA_VERSION,
+            "created": dt.datetime.now().isoformat(timespec="seconds"),
+        },
+    )
+    return path
+
+
+@dataclasses.dataclass(frozen=True)
+class RunRecord:
+    """What the index knows of one run folder."""
+
+    path: Path
+    experiment: str
+    created: str
+    finished: bool
+    config_hash: str
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def list_runs(root: Path | None = None) -> list[RunRecord]:
+    """Every run folder under `root` (recursively), oldest first."""
+    root = Path(root) if root is not None else DEFAULT_ROOT
+    records = []
+    for config_path in sorted(root.rglob("config.json")):
+        try:
+            meta = json.loads(config_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if not isinstance(meta, dict) or "experiment" not in meta:
+            continue
+        folder = config_path.parent
+        records.append(
+            RunRecord(
+                path=folder,
+                experiment=str(meta["experiment"]),
+                created=str(meta.get("created", "")),
+                finished=(folder / "results.json").exists(),
+                config_hash=str(meta.get("config_hash", "")),
+            )
+        )
+    return sorted(records, key=lambda r: (r.created, str(r.path)))
+
+
+def find_run(name_or_path: str, root: Path | None = None) -> Path:
+    """A run folder by path, or by folder name (or unique prefix) under `root`."""
+    direct = Path(name_or_path)
+    if (direct / "config.json").exists():
+        return direct
+    runs = list_runs(root)
+    exact = [r.path for r in runs if r.name == name_or_path]
+    matches = exact or [r.path for r in runs if r.name.startswith(name_or_path)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise MesalabError(f"run {name_or_path!r} not found under {root or DEFAULT_ROOT} (see `mesalab runs`)")
+    raise MesalabError(f"run {name_or_path!r} is ambiguous: {', '.join(p.name for p in matches[:5])}")
