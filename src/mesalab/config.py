@@ -22,6 +22,7 @@ import dataclasses
 import functools
 import hashlib
 import inspect
+import itertools
 import json
 import textwrap
 import typing
@@ -59,7 +60,7 @@ class Config:
             if key not in names:
                 raise ConfigError(key, f"not a field of {cls.__name__}", ", ".join(sorted(names)))
         try:
-            return _adapter(cls).validate_python(data)
+            return _adapter(cls).validate_python(data)  # type: ignore[no-any-return,arg-type]
         except pydantic.ValidationError as exc:
             raise _config_error(exc) from None
         except ConfigError:
@@ -103,16 +104,16 @@ def _own_field_docs(cls: type) -> dict[str, str]:
     assert isinstance(class_node, ast.ClassDef)
     docs: dict[str, str] = {}
     body = class_node.body
-    for node, following in zip(body, body[1:], strict=False):
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            if isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant):
-                if isinstance(following.value.value, str):
-                    docs[node.target.id] = inspect.cleandoc(following.value.value)
+    for node, following in itertools.pairwise(body):
+        is_field = isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+        is_doc = isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
+        if is_field and is_doc and isinstance(following.value.value, str):  # type: ignore[attr-defined]
+            docs[node.target.id] = inspect.cleandoc(following.value.value)  # type: ignore[attr-defined,union-attr]
     return docs
 
 
 @functools.cache
-def _adapter(cls: type) -> pydantic.TypeAdapter[Any]:
+def _adapter(cls: Any) -> pydantic.TypeAdapter[Any]:
     return pydantic.TypeAdapter(cls)
 
 

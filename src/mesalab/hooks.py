@@ -56,7 +56,9 @@ class HookedModule(nn.Module):
         return list(self.hook_points())
 
     @contextlib.contextmanager
-    def hooks(self, fwd_hooks: Iterable[tuple[str | Callable[[str], bool], HookFn]]) -> Iterator[HookedModule]:
+    def hooks(
+        self, fwd_hooks: Iterable[tuple[str | Callable[[str], bool], HookFn]]
+    ) -> Iterator[HookedModule]:
         """Attach `(name or predicate, fn)` pairs for the block; nothing stays attached after."""
         points = self.hook_points()
         handles = []

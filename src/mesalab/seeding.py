@@ -58,5 +58,7 @@ def world_keys(seed: int, path: str, ids: torch.Tensor) -> torch.Tensor:
 
 def hash_uniform(keys: torch.Tensor, counter: torch.Tensor | int) -> torch.Tensor:
     """Uniform floats in [0, 1) from per-element keys and a draw counter, shape of broadcast."""
-    mixed = hash32(keys ^ hash32(torch.as_tensor(counter, dtype=torch.int64, device=keys.device) + 0x5BD1E995))
+    mixed = hash32(
+        keys ^ hash32(torch.as_tensor(counter, dtype=torch.int64, device=keys.device) + 0x5BD1E995)
+    )
     return (mixed >> 8).to(torch.float32) / float(1 << 24)  # 24 bits: exact in float32, < 1

@@ -16,9 +16,9 @@ import jinja2
 import matplotlib
 
 matplotlib.use("Agg")
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.figure import Figure
 
-from mesalab import __version__  # noqa: E402
+from mesalab import __version__
 
 
 @dataclasses.dataclass

@@ -11,13 +11,14 @@ import sys
 import click
 import typer
 
-from mesalab.cli.app import app
-from mesalab.errors import MesalabError
+from mesalab.cli import run_icl_gd as _run_icl_gd  # noqa: F401
+from mesalab.cli import run_red_door as _run_red_door  # noqa: F401
+from mesalab.cli import runs as _runs  # noqa: F401
 
 # Each module adds its commands to `app` (or to `run_app`) when imported.
-from mesalab.cli import worlds as _worlds  # noqa: F401, E402, I001
-from mesalab.cli import runs as _runs  # noqa: F401, E402
-from mesalab.cli import run_red_door as _run_red_door  # noqa: F401, E402
+from mesalab.cli import worlds as _worlds  # noqa: F401
+from mesalab.cli.app import app
+from mesalab.errors import MesalabError
 
 
 def main(argv: list[str] | None = None) -> int:

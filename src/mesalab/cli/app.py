@@ -12,5 +12,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-run_app = typer.Typer(help="Run a flagship experiment; each ends in a run folder with report.html.", no_args_is_help=True)
+run_app = typer.Typer(
+    help="Run a flagship experiment; each ends in a run folder with report.html.", no_args_is_help=True
+)
 app.add_typer(run_app, name="run")

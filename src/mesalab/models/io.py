@@ -33,7 +33,9 @@ def register_model_kind(name: str, config_cls: type[Config], build: Callable[[An
     MODEL_KINDS.register(name, (config_cls, build))
 
 
-def save_model(model: nn.Module, path: Path | str, kind: str, config: Config, meta: dict | None = None) -> Path:
+def save_model(
+    model: nn.Module, path: Path | str, kind: str, config: Config, meta: dict | None = None
+) -> Path:
     """Write `path.safetensors` and `path.json`; returns the safetensors path."""
     stem = _stem(Path(path))
     stem.parent.mkdir(parents=True, exist_ok=True)
@@ -44,7 +46,13 @@ def save_model(model: nn.Module, path: Path | str, kind: str, config: Config, me
     tmp.replace(weights)
     write_json_atomic(
         stem.with_suffix(".json"),
-        {"format": FORMAT, "kind": kind, "config": config.to_dict(), "mesalab_version": __version__, **(meta or {})},
+        {
+            "format": FORMAT,
+            "kind": kind,
+            "config": config.to_dict(),
+            "mesalab_version": __version__,
+            **(meta or {}),
+        },
     )
     return weights
 
@@ -59,7 +67,12 @@ def read_model_meta(path: Path | str) -> dict[str, Any]:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise MesalabError(f"{meta_path}: not valid JSON ({exc.msg})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT or "kind" not in meta or "config" not in meta:
+    if (
+        not isinstance(meta, dict)
+        or meta.get("format") != FORMAT
+        or "kind" not in meta
+        or "config" not in meta
+    ):
         raise MesalabError(f"{meta_path}: not a mesalab model config (needs format {FORMAT!r}, kind, config)")
     return meta
 
@@ -71,6 +84,7 @@ def load_model(path: Path | str, device: str | torch.device = "cpu") -> tuple[nn
     if not weights.exists():
         raise MesalabError(f"{weights}: no such model file")
     meta = read_model_meta(stem)
+    _register_builtin_kinds()
     try:
         config_cls, build = MODEL_KINDS.get(meta["kind"])
     except UnknownNameError as exc:
@@ -85,8 +99,17 @@ def load_model(path: Path | str, device: str | torch.device = "cpu") -> tuple[nn
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
-        raise MesalabError(f"{weights}: weights do not fit a {meta['kind']} of this config ({first})") from None
+        raise MesalabError(
+            f"{weights}: weights do not fit a {meta['kind']} of this config ({first})"
+        ) from None
     return model.to(device).eval(), meta
+
+
+def _register_builtin_kinds() -> None:
+    """Import the modules that register mesalab's own model kinds (they import this module)."""
+    import mesalab.models.lsa
+    import mesalab.models.policy
+    import mesalab.models.softmax_transformer  # noqa: F401
 
 
 def _stem(path: Path) -> Path:

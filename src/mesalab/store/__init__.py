@@ -1,5 +1,6 @@
 """Run folders (the source of truth) and the results index built from them."""
 
+from mesalab.store.metrics import MetricsLogger
 from mesalab.store.runs import (
     RunRecord,
     create_run_dir,
@@ -9,7 +10,6 @@ from mesalab.store.runs import (
     write_json_atomic,
     write_text_atomic,
 )
-from mesalab.store.metrics import MetricsLogger
 
 __all__ = [
     "MetricsLogger",

@@ -38,6 +38,20 @@ class MetricsLogger:
             for name, value in clean.items():
                 self._writer.add_scalar(f"{self.tag}/{name}" if self.tag else name, value, step)
 
+    def truncate_after(self, step: int) -> None:
+        """Drop rows of this logger's tag logged after `step` (a resumed run logs them again)."""
+        if self.path is None or self._handle is None:
+            return
+        self._handle.close()
+        kept = [
+            row
+            for row in read_metrics(self.path)
+            if row.get("tag", "") != self.tag or int(row.get("step", 0)) <= step
+        ]
+        self.path.write_text("".join(json.dumps(row) + "\n" for row in kept), encoding="utf-8")
+        self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+        self.history = [h for h in self.history if h["step"] <= step]
+
     def close(self) -> None:
         if self._handle is not None:
             self._handle.close()
@@ -55,7 +69,7 @@ class MetricsLogger:
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
     """The rows of a `metrics.jsonl` (a truncated last line is skipped)."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     if not path.exists():
         return rows
     for line in path.read_text(encoding="utf-8").splitlines():

@@ -66,7 +66,9 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def create_run_dir(experiment: str, config: Config, root: Path | None = None, name: str | None = None) -> Path:
+def create_run_dir(
+    experiment: str, config: Config, root: Path | None = None, name: str | None = None
+) -> Path:
     """Make a new run folder and write `config.json` into it; never reuse a finished one.
 
     With `name`, the folder is `root/name`; if that already holds anything, a suffix
@@ -77,10 +79,16 @@ def create_run_dir(experiment: str, config: Config, root: Path | None = None, na
     base = name or f"{experiment}-{stamp}-{config.stable_hash(6)}"
     path = root / base
     suffix = 2
-    while path.exists() and any(path.iterdir()):
-        path = root / f"{base}-{suffix}"
-        suffix += 1
-    path.mkdir(parents=True, exist_ok=True)
+    root.mkdir(parents=True, exist_ok=True)
+    while True:
+        try:
+            path.mkdir()  # atomic: two runs starting at once cannot both take one folder
+            break
+        except FileExistsError:
+            if path.is_dir() and not any(path.iterdir()):
+                break
+            path = root / f"{base}-{suffix}"
+            suffix += 1
     write_json_atomic(
         path / "config.json",
         {
@@ -145,5 +153,7 @@ def find_run(name_or_path: str, root: Path | None = None) -> Path:
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise MesalabError(f"run {name_or_path!r} not found under {root or DEFAULT_ROOT} (see `mesalab runs`)")
+        raise MesalabError(
+            f"run {name_or_path!r} not found under {root or DEFAULT_ROOT} (see `mesalab runs`)"
+        )
     raise MesalabError(f"run {name_or_path!r} is ambiguous: {', '.join(p.name for p in matches[:5])}")

@@ -116,7 +116,11 @@ def place(walls: torch.Tensor, keys: torch.Tensor, num_objects: int) -> dict[str
         start_dist[done] = from_start.gather(1, sub_targets)[fits]
         todo = left
         if todo.numel() == 0:
-            return {"start": start, "targets": torch.cat([exit_cell[:, None], objects], 1), "start_dist": start_dist}
+            return {
+                "start": start,
+                "targets": torch.cat([exit_cell[:, None], objects], 1),
+                "start_dist": start_dist,
+            }
     raise MesalabError(
         f"max_objects: could not place {num_objects} objects off the path in "
         f"{todo.numel()} mazes after {_MAX_PLACEMENT_ATTEMPTS} attempts; use a larger size"
@@ -144,9 +148,12 @@ class LayoutBank:
         self.start_dist = torch.zeros(num_layouts, 1 + max_objects, dtype=torch.int32, device=device)
         num_blocks = -(-num_layouts // self.block_size)
         self._ready = torch.zeros(num_blocks, dtype=torch.bool)
+        self._complete = False
 
     def ensure(self, layout_ids: torch.Tensor) -> None:
         """Generate every block that holds one of `layout_ids` and is not yet generated."""
+        if self._complete:  # the common case once warm: no device-to-host copy per reset
+            return
         blocks = torch.unique(layout_ids.cpu() // self.block_size)
         missing = blocks[~self._ready[blocks]]
         if missing.numel() == 0:
@@ -162,10 +169,13 @@ class LayoutBank:
         self.targets[ids] = placed["targets"]
         self.start_dist[ids] = placed["start_dist"]
         self._ready[missing] = True
+        self._complete = bool(self._ready.all())
 
 
 @functools.cache
-def _bank(size: int, max_objects: int, num_layouts: int, layout_seed: int, device: torch.device) -> LayoutBank:
+def _bank(
+    size: int, max_objects: int, num_layouts: int, layout_seed: int, device: torch.device
+) -> LayoutBank:
     return LayoutBank(size, max_objects, num_layouts, layout_seed, device)
 
 

@@ -39,6 +39,8 @@ class SymbolicObs:
     def __init__(self, batch: int, size: int, device: torch.device) -> None:
         self.size, self.area = size, size * size
         self.buffer = torch.zeros(batch, len(CHANNELS), size, size, device=device)
+        # flat index of cell 0 of each world's agent channel
+        self._agent_origin = torch.arange(batch, device=device) * len(CHANNELS) * self.area + self.area
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -58,13 +60,15 @@ class SymbolicObs:
         cells = state.targets[present]
         out[row_ix, shape_channel[present], cells] = 1.0
         out[row_ix, 4 + state.colours[present], cells] = 1.0
-        self.buffer[index] = out.view(rows, len(CHANNELS), self.size, self.size)
+        self.buffer.index_copy_(0, index, out.view(rows, len(CHANNELS), self.size, self.size))
 
     def move_agent(self, old: torch.Tensor, new: torch.Tensor) -> None:
         """Move the agent mark of every world from cell `old` to cell `new` (both `(B,)`)."""
-        flat = self.buffer.view(self.buffer.shape[0], -1)
-        flat.scatter_(1, (self.area + old)[:, None], 0.0)
-        flat.scatter_(1, (self.area + new)[:, None], 1.0)
+        # index_fill_ on the flat buffer is ~1.5x faster than a row-wise scatter_ on CPU;
+        # clearing before setting keeps the mark when a wall blocked the move (old == new)
+        flat = self.buffer.view(-1)
+        flat.index_fill_(0, self._agent_origin + old, 0.0)
+        flat.index_fill_(0, self._agent_origin + new, 1.0)
 
 
 class PixelObs:
@@ -77,13 +81,30 @@ class PixelObs:
         side = size * SPRITE
         self.buffer = torch.zeros(batch, 3, side, side, dtype=torch.uint8, device=device)
         self.sprites = sprite_table(device)
-        pixels = torch.arange(SPRITE, device=device)
-        # offset of each (channel, dy, dx) pixel of a sprite from its cell's top-left pixel
+        self.codes = torch.zeros(batch, self.area, dtype=torch.int64, device=device)
+        """`(B, H*W)` sprite code of each cell without the agent, to repaint the cell it leaves."""
+        # The agent sprite only covers the middle AGENT_SPAN x AGENT_SPAN pixels of a cell, so a
+        # move rewrites those pixels of two cells: (channel, dy, dx) offsets from a cell's origin.
+        middle = torch.arange(_AGENT_LO, _AGENT_LO + AGENT_SPAN, device=device)
         self.offsets = (
             torch.arange(3, device=device)[:, None, None] * side * side
-            + pixels[None, :, None] * side
-            + pixels[None, None, :]
+            + middle[None, :, None] * side
+            + middle[None, None, :]
         ).view(-1)
+        self._middles = self.sprites[
+            :, :, _AGENT_LO : _AGENT_LO + AGENT_SPAN, _AGENT_LO : _AGENT_LO + AGENT_SPAN
+        ]
+        self._middles = self._middles.reshape(len(SPRITE_CODES), -1)  # (codes, 3 * span * span)
+        # (H*W, 3 * span * span) pixel indices of each cell's middle: a row gather per move is
+        # ~10x cheaper on CPU than broadcasting (B, 1) + (1, 27) every step
+        cells = torch.arange(self.area, device=device)
+        self._cell_pixels = self._cell_origin(cells)[:, None] + self.offsets[None]
+        self._agent_middle = self._middles[SPRITE_CODES["agent"]].expand(batch, -1)
+        self._sprite_rows = self.sprites.reshape(-1, SPRITE)  # (codes * 3 * S, S): one pixel row each
+        self._sprite_row_offsets = (
+            torch.arange(3, device=device)[:, None, None, None] * SPRITE
+            + torch.arange(SPRITE, device=device)[None, None, :, None]
+        )[None]  # (1, 3, 1, S, 1): channel and sprite-row part of the row index
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -98,17 +119,26 @@ class PixelObs:
         target_code = SPRITE_CODES["door-red"] + state.colours * 2 + (~is_door).long()
         arange = torch.arange(rows, device=code.device)[:, None].expand_as(state.targets)
         code[arange[present], state.targets[present]] = target_code[present]
-        code[torch.arange(rows, device=code.device), state.agent] = SPRITE_CODES["agent"]
-        image = self.sprites[code]  # (R, H*W, 3, S, S)
-        image = image.view(rows, self.size, self.size, 3, SPRITE, SPRITE).permute(0, 3, 1, 4, 2, 5)
-        self.buffer[index] = image.reshape(rows, 3, self.size * SPRITE, self.size * SPRITE)
+        self.codes.index_copy_(0, index, code)
+        # Pixel row (channel c, sprite row dy) of cell (y, x) is sprite row `code * 3S + c * S + dy`;
+        # gathering those rows in output order (R, 3, H, S, W) lays out the image directly, with
+        # no 6-d permute of uint8 pixels (which cost ~5x more on CPU).
+        grid = code.view(rows, 1, self.size, 1, self.size) * (3 * SPRITE)
+        rows_index = (grid + self._sprite_row_offsets).view(-1)  # (R * 3 * H * S * W,)
+        image = self._sprite_rows.index_select(0, rows_index)  # (R * 3 * H * S * W, S)
+        image = image.view(rows, 3 * self.size * SPRITE * self.size * SPRITE)
+        # the agent is drawn over the middle of its cell, exactly as `move_agent` draws it
+        image.scatter_(1, self._cell_pixels.index_select(0, state.agent), self._agent_middle[:rows])
+        # index_copy_ is several times faster than `buffer[index] = ...` for whole rows
+        self.buffer.index_copy_(0, index, image.view(rows, 3, self.size * SPRITE, self.size * SPRITE))
 
     def move_agent(self, old: torch.Tensor, new: torch.Tensor) -> None:
+        """Repaint the middle of cell `old` as it is without the agent, then draw the agent at `new`."""
         flat = self.buffer.view(self.buffer.shape[0], -1)
-        batch = flat.shape[0]
-        for cell, sprite in ((old, SPRITE_CODES["floor"]), (new, SPRITE_CODES["agent"])):
-            index = self._cell_origin(cell)[:, None] + self.offsets[None]
-            flat.scatter_(1, index, self.sprites[sprite].view(1, -1).expand(batch, -1))
+        under = self._middles.index_select(0, self.codes.gather(1, old[:, None]).squeeze(1))  # (B, 27)
+        # scatter_ along rows is 2x faster than a flat index_put_ for these small uint8 writes
+        flat.scatter_(1, self._cell_pixels.index_select(0, old), under)
+        flat.scatter_(1, self._cell_pixels.index_select(0, new), self._agent_middle)
 
     def _cell_origin(self, cell: torch.Tensor) -> torch.Tensor:
         side = self.size * SPRITE
@@ -121,6 +151,11 @@ for _i, _colour in enumerate(COLOURS):
     SPRITE_CODES[f"object-{_colour}"] = 4 + 2 * _i
 
 
+AGENT_SPAN = 3
+"""Side in pixels of the agent's square, drawn in the middle of its cell."""
+_AGENT_LO = SPRITE // 2 - AGENT_SPAN // 2
+
+
 @functools.cache
 def sprite_table(device: torch.device) -> torch.Tensor:
     """`(codes, 3, S, S)` uint8 sprites: a door is a coloured arch, an object a coloured diamond."""
@@ -129,7 +164,7 @@ def sprite_table(device: torch.device) -> torch.Tensor:
     masks = {
         "floor": torch.zeros(SPRITE, SPRITE, dtype=torch.bool),
         "wall": torch.ones(SPRITE, SPRITE, dtype=torch.bool),
-        "agent": ((yy - centre).abs() <= 1) & ((xx - centre).abs() <= 1),
+        "agent": ((yy - centre).abs() <= AGENT_SPAN // 2) & ((xx - centre).abs() <= AGENT_SPAN // 2),
         # a door: a frame open at the bottom, like an arch
         "door": (yy == 0) | (xx == 0) | (xx == SPRITE - 1),
         # an object: a diamond in the middle of the cell

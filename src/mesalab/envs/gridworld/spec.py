@@ -44,7 +44,12 @@ class WorldSpec(Config):
     """Seed of the layout bank; train and held-out banks differ by this seed."""
 
     def validate(self) -> None:
-        check(self.size >= 5 and self.size % 2 == 1, "size", f"must be odd and >= 5, got {self.size}", "5, 7, 9, ...")
+        check(
+            self.size >= 5 and self.size % 2 == 1,
+            "size",
+            f"must be odd and >= 5, got {self.size}",
+            "5, 7, 9, ...",
+        )
         check(len(self.exit_colours) > 0, "exit_colours", "must name at least one colour", ", ".join(COLOURS))
         for colour in self.exit_colours:
             check_choice(colour, "exit_colours", COLOURS)

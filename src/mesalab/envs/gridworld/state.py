@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import torch
 
@@ -58,8 +59,7 @@ class GridState:
 
     def move(self, actions: torch.Tensor) -> None:
         """Apply moves in place; a move into a wall leaves the agent where it is."""
-        delta = torch.tensor([dr * self.size + dc for dr, dc in MOVES], device=self.device)
-        proposed = self.agent + delta[actions]
+        proposed = self.agent + _move_deltas(self.size, self.device).index_select(0, actions)
         blocked = self.walls.gather(1, proposed[:, None]).squeeze(1)
         self.agent = torch.where(blocked, self.agent, proposed)
         self.steps = self.steps + 1
@@ -67,6 +67,12 @@ class GridState:
     def grid(self, field: torch.Tensor) -> torch.Tensor:
         """View a `(B, size*size)` tensor as `(B, size, size)`."""
         return field.view(-1, self.size, self.size)
+
+
+@functools.cache
+def _move_deltas(size: int, device: torch.device) -> torch.Tensor:
+    """`(4,)` int64 flat-index change of each action; cached so a step builds no tensor."""
+    return torch.tensor([dr * size + dc for dr, dc in MOVES], device=device)
 
 
 _TENSOR_FIELDS = [f.name for f in dataclasses.fields(GridState) if f.name != "size"]

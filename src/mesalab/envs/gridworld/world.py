@@ -62,13 +62,17 @@ class GridWorld:
         self._bank = layout_bank(spec, self.device)
         self._symmetries = symmetry_permutations(spec.size, self.device)
         self._inverse = self._symmetries.argsort(1)
+        self._prepare_draws()
         self.objective_names = candidate_names()
         self._base_column = self.objective_names.index(BASE_OBJECTIVE)
         self.observer = make_observer(obs_mode, batch_size, spec.size, self.device)
         self.episode = torch.zeros(batch_size, dtype=torch.int64, device=self.device)
         self.state = self._empty_state()
-        self._pays = torch.zeros(batch_size, spec.num_targets + 1, len(self.objective_names), device=self.device)
+        self._pays = torch.zeros(
+            batch_size, spec.num_targets + 1, len(self.objective_names), device=self.device
+        )
         self._all = torch.arange(batch_size, device=self.device)
+        self._pays_rows = self._all * (spec.num_targets + 1)
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -114,11 +118,34 @@ class GridWorld:
             steps=torch.zeros_like(start),
         )
         self.observer.rebuild(index, fresh)
-        self._pays[index] = pays_table(fresh, self.objective_names)
+        self._pays.index_copy_(0, index, pays_table(fresh, self.objective_names))
+        # index_copy_ rather than `x[index] = ...`: the same rows written, a faster kernel
         s = self.state
-        s.walls[index], s.agent[index], s.start[index] = fresh.walls, fresh.agent, fresh.start
-        s.targets[index], s.colours[index] = fresh.targets, fresh.colours
-        s.start_dist[index], s.steps[index] = fresh.start_dist, fresh.steps
+        for name in ("walls", "agent", "start", "targets", "colours", "start_dist", "steps"):
+            getattr(s, name).index_copy_(0, index, getattr(fresh, name))
+
+    def set_state(self, state: GridState) -> torch.Tensor:
+        """Load a hand-written state into every world (rows copied) and return the observation.
+
+        Observations and the objective pays-table are rebuilt from `state`; episode
+        counters are kept, so an auto-reset after it draws the world's next episode.
+        """
+        check(state.size == self.spec.size, "state.size", f"must be {self.spec.size}, got {state.size}")
+        check(state.batch_size == self.batch_size, "state", f"must hold {self.batch_size} worlds")
+        check(
+            tuple(state.targets.shape) == (self.batch_size, self.spec.num_targets),
+            "state.targets",
+            f"must have shape ({self.batch_size}, {self.spec.num_targets}), got {tuple(state.targets.shape)}",
+        )
+        loaded = state.clone()
+        for name in ("walls", "agent", "start", "targets", "colours", "start_dist", "steps"):
+            # the world's own dtypes, so that later in-place resets of these rows type-check
+            dtype = getattr(self.state, name).dtype
+            setattr(loaded, name, getattr(loaded, name).to(self.device, dtype))
+        self.state = loaded
+        self.observer.rebuild(self._all, self.state)
+        self._pays[:] = pays_table(self.state, self.objective_names)
+        return self.observer.buffer
 
     def step(self, actions: torch.Tensor) -> StepResult:
         """Move every world by one action `(B,)` int64; auto-reset the finished ones."""
@@ -130,10 +157,13 @@ class GridWorld:
         terminated = reached != NO_TARGET
         truncated = ~terminated & (s.steps >= self.spec.max_steps)
         slot = torch.where(terminated, reached, self.spec.num_targets)
-        objectives = self._pays[self._all, slot]
+        # row (world, slot) of the flattened pays-table; index_select beats 2-D advanced indexing
+        objectives = self._pays.view(-1, self._pays.shape[2]).index_select(0, self._pays_rows + slot)
         info: dict[str, Any] = {
             "reached": reached,
-            "reached_colour": s.colours.gather(1, reached.clamp_min(0)[:, None]).squeeze(1).where(terminated, -1),
+            "reached_colour": s.colours.gather(1, reached.clamp_min(0)[:, None])
+            .squeeze(1)
+            .where(terminated, -1),
             "steps": s.steps.clone(),
             "objectives": objectives,
         }
@@ -141,33 +171,37 @@ class GridWorld:
         if self.autoreset and bool(done.any()):
             index = done.nonzero().squeeze(1)
             info["final_index"] = index
-            info["final_obs"] = self.observer.buffer[index].clone()
+            info["final_obs"] = self.observer.buffer.index_select(0, index)  # a copy, ~5x faster than [index]
             self.episode[index] += 1
             self.reset_worlds(index)
         return self.observer.buffer, objectives[:, self._base_column], terminated, truncated, info
 
     # ---- internals -----------------------------------------------------------------
     def _episode_draws(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Every random choice of an episode from `(world key, episode)`, for the worlds at `index`."""
+        """Every random choice of an episode from `(world key, episode)`, for the worlds at `index`.
+
+        Draw k is `hash32(base + k * 0x9E3779B1) % n_k`; all draws of a world are hashed in
+        one `(N, K)` op (per-draw calls were most of the reset's cost at large B).
+        """
         spec = self.spec
         base = hash32(self._keys[index] ^ hash32(self.episode[index] * 4099 + 17))
-
-        def draw(k: int, n: int) -> torch.Tensor:
-            return hash32(base + k * 0x9E3779B1) % n
-
-        counts = torch.as_tensor(spec.max_objects - spec.min_objects + 1, device=self.device)
-        colours = [draw(3, len(spec.exit_colours))]
-        exit_map = _colour_map(spec.exit_colours, self.device)
-        object_map = _colour_map(spec.object_colours or ("red",), self.device)
-        columns = [exit_map[colours[0]]]
-        for k in range(spec.max_objects):
-            columns.append(object_map[draw(4 + k, max(len(spec.object_colours), 1))])
+        draws = hash32(base[:, None] + self._draw_offsets[None]) % self._draw_moduli[None]
         return {
-            "layout": draw(0, spec.num_layouts),
-            "symmetry": draw(1, 8),
-            "num_objects": spec.min_objects + draw(2, int(counts)),
-            "colours": torch.stack(columns, dim=1),
+            "layout": draws[:, 0],
+            "symmetry": draws[:, 1],
+            "num_objects": spec.min_objects + draws[:, 2],
+            "colours": torch.cat([self._exit_map[draws[:, 3:4]], self._object_map[draws[:, 4:]]], dim=1),
         }
+
+    def _prepare_draws(self) -> None:
+        """Constants of `_episode_draws`: draw k's offset and range, and the colour maps."""
+        spec = self.spec
+        moduli = [spec.num_layouts, 8, spec.max_objects - spec.min_objects + 1, len(spec.exit_colours)]
+        moduli += [max(len(spec.object_colours), 1)] * spec.max_objects
+        self._draw_offsets = torch.arange(len(moduli), device=self.device) * 0x9E3779B1
+        self._draw_moduli = torch.tensor(moduli, dtype=torch.int64, device=self.device)
+        self._exit_map = _colour_map(spec.exit_colours, self.device)
+        self._object_map = _colour_map(spec.object_colours or ("red",), self.device)
 
     def _empty_state(self) -> GridState:
         b, area, t = self.batch_size, self.spec.size**2, self.spec.num_targets

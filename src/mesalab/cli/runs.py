@@ -1,0 +1,124 @@
+"""`mesalab runs`, `mesalab show RUN`, `mesalab assess MODEL --world NAME`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from mesalab.cli.app import app
+
+
+@app.command("runs")
+def list_run_folders(
+    root: Path = typer.Option(Path("runs"), "--root", help="Folder that holds run folders."),
+) -> None:
+    """List run folders, oldest first, with their experiment and whether they finished."""
+    from mesalab.store import list_runs
+
+    records = list_runs(root)
+    if not records:
+        typer.echo(f"no runs under {root}")
+        return
+    for record in records:
+        state = "finished" if record.finished else "unfinished"
+        typer.echo(f"{record.name:<48} {record.experiment:<12} {state:<10} {record.created}")
+
+
+@app.command("show")
+def show_run(
+    run: str = typer.Argument(..., help="Run folder, or its name under --root."),
+    root: Path = typer.Option(Path("runs"), "--root", help="Folder that holds run folders."),
+) -> None:
+    """Print a finished run's results as a table."""
+    from mesalab.store import find_run
+
+    print_results(find_run(run, root))
+
+
+def print_results(run_dir: Path) -> None:
+    """The results table of a run folder (red-door layout; other experiments print their summary)."""
+    from mesalab.errors import MesalabError
+    from mesalab.store import read_json
+
+    path = run_dir / "results.json"
+    if not path.exists():
+        raise MesalabError(f"{run_dir}: no results.json (unfinished run; finish it with --resume)")
+    results = read_json(path)
+    if "arms" not in results:
+        typer.echo(json.dumps(results.get("summary", results), indent=2)[:4000])
+        return
+    header = f"{'arm':<8} {'seed':<4} {'distribution':<22} {'success [95% CI]':<20} {'inferred':<16} verdict"
+    typer.echo(header)
+    typer.echo("-" * len(header))
+    for arm, arm_result in results["arms"].items():
+        for seed, seed_result in arm_result["seeds"].items():
+            for name, entry in seed_result["distributions"].items():
+                if name.startswith("_"):
+                    continue
+                typer.echo(_row(arm, seed, name, entry))
+
+
+def _row(arm: str, seed: str, name: str, entry: dict[str, Any]) -> str:
+    s = entry["success"]
+    ci = f"{s['rate']:.0%} [{s['low']:.0%},{s['high']:.0%}]"
+    verdict = entry.get("verdict", {}).get("text", "(training distribution)")
+    return f"{arm:<8} {seed:<4} {name:<22} {ci:<20} {entry['inference']['best']:<16} {verdict}"
+
+
+@app.command("assess")
+def assess_model(
+    model: Path = typer.Argument(..., help="A saved policy: NAME.safetensors beside NAME.json."),
+    world: str = typer.Option("red-door/deploy", "--world", help="Distribution to assess on."),
+    baseline: str | None = typer.Option(
+        None, "--baseline", help="Distribution whose success counts as 'training' (default: the model's own)."
+    ),
+    episodes: int = typer.Option(300, "--episodes", help="Episodes per distribution."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the assessment."),
+    layout_seed: int = typer.Option(1000, "--layout-seed", help="Layout bank of the assessment mazes."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+    threads: int | None = typer.Option(None, "--threads", help="Torch threads."),
+) -> None:
+    """Roll a saved policy out on a distribution, infer its objective and give the verdict."""
+    from mesalab.config import check
+    from mesalab.envs.gridworld import get_distribution
+    from mesalab.errors import MesalabError
+    from mesalab.models.io import load_model
+    from mesalab.runtime import configure
+    from mesalab.shift import assess, decide_verdict, infer_objective
+
+    configure(threads)
+    check(episodes >= 1, "episodes", f"must be >= 1, got {episodes}")
+    spec = get_distribution(world)
+    policy, meta = load_model(model)
+    cfg = getattr(policy, "cfg", None)
+    obs_mode = getattr(cfg, "obs_mode", "symbolic")
+    if getattr(cfg, "size", spec.size) != spec.size:
+        raise MesalabError(f"{model}: built for size {cfg.size} mazes, {world} has size {spec.size}")  # type: ignore[union-attr]
+    reference = baseline or meta.get("trained_on") or "red-door/train"
+    base = assess(policy, reference, episodes, seed, obs_mode=obs_mode, layout_seed=layout_seed)
+    shifted = assess(policy, world, episodes, seed, obs_mode=obs_mode, layout_seed=layout_seed)
+    inference = infer_objective(shifted)
+    verdict = decide_verdict(base.success()["rate"], shifted.success()["rate"], inference)
+    result = {
+        "model": str(model),
+        "baseline": {reference: base.summary()},
+        "world": shifted.summary(),
+        "inference": inference.to_dict(),
+        "verdict": verdict.to_dict(),
+    }
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    s = shifted.success()
+    typer.echo(
+        f"{world}: success {s['rate']:.0%} [{s['low']:.0%}, {s['high']:.0%}] over {s['n']} episodes "
+        f"(baseline {reference}: {base.success()['rate']:.0%})"
+    )
+    typer.echo("inferred objective (log-likelihood per step):")
+    for row in inference.ranking:
+        typer.echo(f"  {row['objective']:<16} {row['per_step']:8.3f}   beta {row['beta']:.2f}")
+    typer.echo(f"verdict: {verdict.text}")
+    typer.echo(f"  {verdict.reason}")

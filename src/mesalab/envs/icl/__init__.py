@@ -1,0 +1,24 @@
+"""In-context linear regression: sequences of (x_i, y_i) pairs and a query, batched and seeded.
+
+See `spec.TaskSpec` for the task family, `distributions` for the named train and shifted
+distributions, and `compare` for the metrics that line a model up against a reference.
+"""
+
+from mesalab.envs.icl.distributions import DESCRIPTIONS, TASKS, changes, get_task, shifted
+from mesalab.envs.icl.sampler import Batch, sample, sample_seeded, task_pool, tokens
+from mesalab.envs.icl.spec import X_DISTS, TaskSpec
+
+__all__ = [
+    "DESCRIPTIONS",
+    "TASKS",
+    "X_DISTS",
+    "Batch",
+    "TaskSpec",
+    "changes",
+    "get_task",
+    "sample",
+    "sample_seeded",
+    "shifted",
+    "task_pool",
+    "tokens",
+]

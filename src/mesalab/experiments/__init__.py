@@ -1,0 +1,1 @@
+"""Flagship experiments: each a frozen config plus `run(cfg, ...) -> run folder`."""

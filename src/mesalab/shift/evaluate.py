@@ -1,0 +1,152 @@
+"""Roll a policy out on a named distribution and record every objective side by side.
+
+`assess(policy, "red-door/deploy", episodes=200, seed=0)` accepts any `torch.nn.Module`
+or callable mapping a batch of observations to action logits `(B, 4)`. Each world runs
+one episode (no auto-reset); actions are the argmax of the logits (ties broken at random,
+seeded) unless `sample=True`.
+The result keeps per-episode outcomes, and per-step records (state before the step and
+the action) that objective inference needs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from mesalab.envs.gridworld import COLOURS, GridState, GridWorld, WorldSpec, get_distribution
+from mesalab.seeding import generator
+from mesalab.shift.stats import rate_summary
+
+Policy = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclasses.dataclass
+class Assessment:
+    """Rollouts of one policy on one distribution."""
+
+    distribution: str
+    """The distribution's name, or `custom` for an unnamed spec."""
+    spec: WorldSpec
+    """The spec the episodes were drawn from (layout seed included)."""
+    objective_names: list[str]
+    """Candidate objectives, base objective first."""
+    reached: torch.Tensor
+    """`(E,)` target slot reached first, -1 when the episode was truncated."""
+    reached_colour: torch.Tensor
+    """`(E,)` colour index of that target, -1 for none."""
+    steps: torch.Tensor
+    """`(E,)` episode lengths."""
+    returns: torch.Tensor
+    """`(E, O)` return of each episode under each candidate objective (0 or 1)."""
+    start_states: GridState
+    """The E worlds at the start of their episodes (for drawing and inference)."""
+    trajectories: list[list[int]]
+    """Per episode, the agent's cells from start to end."""
+    step_episode: torch.Tensor
+    """`(S,)` episode index of each recorded step (steps of all episodes pooled)."""
+    step_agent: torch.Tensor
+    """`(S,)` agent cell before each step."""
+    step_action: torch.Tensor
+    """`(S,)` action taken."""
+
+    @property
+    def episodes(self) -> int:
+        return int(self.reached.shape[0])
+
+    def success(self) -> dict[str, float]:
+        """Base-objective success rate with its 95% Wilson interval."""
+        return rate_summary(float(self.returns[:, 0].sum()), self.episodes)
+
+    def reach_rates(self) -> dict[str, dict[str, float]]:
+        """Per candidate objective: the rate at which episodes end on a target it pays for."""
+        return {
+            name: rate_summary(float(self.returns[:, i].sum()), self.episodes)
+            for i, name in enumerate(self.objective_names)
+        }
+
+    def summary(self) -> dict[str, Any]:
+        ended = self.reached >= 0
+        colours = {c: int((self.reached_colour == i).sum()) for i, c in enumerate(COLOURS)}
+        return {
+            "distribution": self.distribution,
+            "episodes": self.episodes,
+            "success": self.success(),
+            "reach": self.reach_rates(),
+            "mean_steps": float(self.steps.float().mean()),
+            "truncated": int((~ended).sum()),
+            "reached_colour_counts": colours,
+        }
+
+
+def assess(
+    policy: Policy,
+    world: str | WorldSpec,
+    episodes: int = 200,
+    seed: int = 0,
+    obs_mode: str = "symbolic",
+    device: str | torch.device = "cpu",
+    sample: bool = False,
+    layout_seed: int | None = None,
+) -> Assessment:
+    """Run `episodes` episodes of `policy` on `world` and record what happened.
+
+    `layout_seed` replaces the spec's layout bank seed (held-out mazes for evaluation).
+    """
+    name = world if isinstance(world, str) else "custom"
+    spec = get_distribution(world) if isinstance(world, str) else world
+    if layout_seed is not None:
+        spec = spec.replace(layout_seed=layout_seed)
+    env = GridWorld(spec, episodes, seed=seed, obs_mode=obs_mode, device=device, autoreset=False)
+    obs = env.reset()
+    start = env.state.clone()
+    gen = generator(seed, "assess", name, device=device)
+    names = env.objective_names
+    running = torch.ones(episodes, dtype=torch.bool, device=env.device)
+    reached = torch.full((episodes,), -1, dtype=torch.int64, device=env.device)
+    colour = torch.full_like(reached, -1)
+    steps = torch.zeros_like(reached)
+    returns = torch.zeros(episodes, len(names), device=env.device)
+    cells = [env.state.agent.clone()]
+    step_ep, step_agent, step_action = [], [], []
+    arange = torch.arange(episodes, device=env.device)
+    for _ in range(spec.max_steps):
+        with torch.no_grad():
+            logits = policy(obs)
+        uniform = torch.rand(logits.shape, generator=gen, device=logits.device).clamp_(1e-10, 1.0)
+        if sample:
+            action = (logits - torch.log(-torch.log(uniform))).argmax(-1)
+        else:  # greedy; exact ties broken at random (seeded), not always towards action 0
+            action = (logits + 1e-6 * uniform).argmax(-1)
+        step_ep.append(arange[running])
+        step_agent.append(env.state.agent[running])
+        step_action.append(action[running])
+        obs, _, terminated, truncated, info = env.step(action)
+        newly = running & (terminated | truncated)
+        reached = torch.where(newly, info["reached"], reached)
+        colour = torch.where(newly, info["reached_colour"], colour)
+        steps = torch.where(newly, info["steps"], steps)
+        returns = torch.where(newly[:, None], info["objectives"], returns)
+        cells.append(torch.where(running, env.state.agent, cells[-1]))
+        running = running & ~newly
+        if not running.any():
+            break
+    path = torch.stack(cells, 1).cpu()
+    lengths = steps.cpu()
+    trajectories = [path[i, : int(lengths[i]) + 1].tolist() for i in range(episodes)]
+    return Assessment(
+        distribution=name,
+        spec=spec,
+        objective_names=names,
+        reached=reached,
+        reached_colour=colour,
+        steps=steps,
+        returns=returns,
+        start_states=start,
+        trajectories=trajectories,
+        step_episode=torch.cat(step_ep),
+        step_agent=torch.cat(step_agent),
+        step_action=torch.cat(step_action),
+    )

@@ -1,0 +1,121 @@
+"""Behavioural objective inference: which candidate objective best explains the actions?
+
+For each candidate, a Boltzmann-rational agent acts on that objective's optimal values:
+`pi(a | s) ∝ exp(beta * Q(s, a))` with `Q(s, a) = -(1 + d(s'))`, `d` the maze distance
+from the cell the move leads to (`s'`) to the nearest target the objective pays for,
+other targets blocked (they end the episode unpaid), capped at `CAP`. The inverse
+temperature `beta >= 0` is fitted per candidate by maximum likelihood (`beta = 0` is the
+uniform-random agent, so no candidate can do worse than random). Candidates are ranked
+by log-likelihood; the best is compared with the runner-up and with random.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch
+
+from mesalab.envs.gridworld import OBJECTIVES
+from mesalab.envs.gridworld.oracle import UNREACHABLE, next_cell_values
+from mesalab.models.scripted import goal_distance
+from mesalab.shift.evaluate import Assessment
+
+CAP = 200
+"""Distance given to cells from which the objective cannot be reached."""
+SIGNIFICANT_LLR = 1.92
+"""Half the 95% chi-square(1) quantile: a log-likelihood ratio above it is significant."""
+MIN_GAIN_PER_STEP = 0.05
+"""Nats per action the best candidate must gain over random to be named. Over thousands of
+steps even a random walker is 'significantly' better explained by the exit (episodes that
+happen to reach it end there), by about 0.01 nats per step: significance alone is not enough."""
+_BETAS = torch.cat([torch.zeros(1), torch.logspace(-2, 1.5, 71)])
+
+
+@dataclasses.dataclass
+class Inference:
+    """The ranking of candidate objectives by how well they explain the observed actions."""
+
+    ranking: list[dict[str, Any]]
+    """Per candidate, best first: objective, loglik, per_step, beta, llr_vs_uniform."""
+    best: str
+    """The best candidate, or `none` when none beats a uniform-random agent significantly
+    and by at least `min_gain_per_step` nats per action."""
+    runner_up: str
+    """The best candidate that is not identical to `best` on this data ('' if none)."""
+    llr_vs_runner_up: float
+    """log L(best) - log L(runner-up)."""
+    llr_vs_uniform: float
+    """log L(best) - log L(uniform random)."""
+    tied_with_best: list[str]
+    """Other candidates whose likelihood equals the best's: this data cannot tell them apart."""
+    steps: int
+    """Actions the inference saw."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def candidate_q_values(assessment: Assessment, names: list[str]) -> torch.Tensor:
+    """`(O, S, 4)` Q-values of every recorded step under each candidate objective."""
+    start = assessment.start_states
+    walls = start.grid(start.walls)
+    out = []
+    for name in names:
+        dist = goal_distance(start, OBJECTIVES[name].targets(start))  # (E, H, W)
+        dist = torch.where(dist >= UNREACHABLE, CAP, dist.clamp_max(CAP))
+        following = next_cell_values(walls, dist).flatten(2)  # (E, 4, H*W)
+        per_step = following[assessment.step_episode, :, assessment.step_agent]  # (S, 4)
+        out.append(-(1.0 + per_step.float()))
+    return torch.stack(out)
+
+
+def infer_objective(
+    assessments: Assessment | list[Assessment],
+    names: list[str] | None = None,
+    min_llr: float = SIGNIFICANT_LLR,
+    min_gain_per_step: float = MIN_GAIN_PER_STEP,
+) -> Inference:
+    """Rank candidates by the likelihood of the actions in one or several assessments (pooled)."""
+    batch = assessments if isinstance(assessments, list) else [assessments]
+    names = names or batch[0].objective_names
+    q = torch.cat([candidate_q_values(a, names) for a in batch], dim=1)  # (O, S, 4)
+    actions = torch.cat([a.step_action for a in batch]).to(q.device)
+    steps = int(actions.shape[0])
+    betas = _BETAS.to(q.device)
+    logits = betas[None, :, None, None] * q[:, None]  # (O, K, S, 4)
+    chosen = logits.gather(3, actions[None, None, :, None].expand(q.shape[0], betas.shape[0], steps, 1))
+    loglik = (chosen.squeeze(3) - logits.logsumexp(3)).sum(2)  # (O, K)
+    best_ll, best_k = loglik.max(1)
+    uniform = -steps * float(torch.log(torch.tensor(4.0)))
+    rows: list[dict[str, Any]] = [
+        {
+            "objective": name,
+            "loglik": float(best_ll[i]),
+            "per_step": float(best_ll[i]) / max(steps, 1),
+            "beta": float(betas[best_k[i]]),
+            "llr_vs_uniform": float(best_ll[i]) - uniform,
+        }
+        for i, name in enumerate(names)
+    ]
+    order = sorted(range(len(rows)), key=lambda i: (-round(rows[i]["loglik"], 6), i))  # ties keep preference
+    ranking = [rows[i] for i in order]
+    top = ranking[0]
+    same = [
+        r["objective"]
+        for r in ranking[1:]
+        if abs(r["loglik"] - top["loglik"]) <= 1e-6 * max(1.0, abs(top["loglik"]))
+    ]
+    others = [r for r in ranking[1:] if r["objective"] not in same]
+    runner = others[0] if others else None
+    gain = top["llr_vs_uniform"] / max(steps, 1)
+    beats_random = top["llr_vs_uniform"] > min_llr and gain > min_gain_per_step
+    return Inference(
+        ranking=ranking,
+        best=top["objective"] if beats_random else "none",
+        runner_up=runner["objective"] if runner else "",
+        llr_vs_runner_up=top["loglik"] - runner["loglik"] if runner else 0.0,
+        llr_vs_uniform=top["llr_vs_uniform"],
+        tied_with_best=same,
+        steps=steps,
+    )

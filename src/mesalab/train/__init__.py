@@ -1,0 +1,1 @@
+"""Base optimizers: PPO on the batched world, behaviour cloning from the BFS oracle."""

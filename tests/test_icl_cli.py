@@ -1,0 +1,74 @@
+"""`mesalab run icl-gd` as a subprocess: a tiny run ends in a parseable report; bad input exits 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MESALAB_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "mesalab", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )
+
+
+class Images(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sources: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            self.sources.append(dict(attrs).get("src") or "")
+
+
+def test_tiny_run_writes_report_and_results(tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    args = ["run", "icl-gd", "--quick", "--steps", "20", "--seed", "1", "--out", str(out), "--threads", "1"]
+    result = run_cli(*args, "--no-progress", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = out.iterdir()
+    assert run_dir.name.startswith("icl-gd-")
+    parser = Images()
+    parser.feed((run_dir / "report.html").read_text(encoding="utf-8"))
+    assert len(parser.sources) >= 4
+    assert all(src.startswith("data:image/png;base64,") for src in parser.sources)
+    results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    assert set(results["models"]) == {"lsa-1", "lsa-3", "softmax-2"}
+    assert results["shifts"][0]["distribution"] == "icl/train"
+    assert results["training"]["lsa-1"]["steps"] == 20
+    for name in ("lsa-1", "lsa-3", "softmax-2"):
+        assert (run_dir / f"{name}.safetensors").exists() and (run_dir / f"{name}.json").exists()
+    metrics = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    assert any("lsa-1/test_loss" in line for line in metrics)
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "field"),
+    [
+        ("--n-context", "0", "n_context"),
+        ("--dim", "0", "dim"),
+        ("--pool-size", "0", "pool_size"),
+        ("--noise", "-0.5", "noise"),
+        ("--x-scale", "-1", "x_scale"),
+        ("--w-scale", "0", "w_scale"),
+    ],
+)
+def test_bad_input_is_one_line_naming_the_field(tmp_path: Path, flag: str, value: str, field: str) -> None:
+    result = run_cli("run", "icl-gd", "--steps", "1", "--out", str(tmp_path), flag, value, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {field}: "), result.stderr
+    assert not any(tmp_path.iterdir())  # nothing written for a rejected config
