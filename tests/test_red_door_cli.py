@@ -271,8 +271,8 @@ def broken_model_results(
         damage(path)
         args = [
             sys.executable,
-            "-c",
-            PRELOADED,
+            "-m",
+            "mesalab",
             "assess",
             str(path),
             "--world",
