@@ -22,10 +22,11 @@ from mesalab.envs.gridworld import GridWorld, WorldSpec, get_distribution
 from mesalab.errors import MesalabError
 from mesalab.models.io import load_model, read_model_meta, save_model
 from mesalab.models.policy import ActorCritic, PolicyConfig
+from mesalab.models.scripted import GoalSeeker
 from mesalab.shift import assess
 from mesalab.store import MetricsLogger, write_json_atomic
 from mesalab.store.metrics import read_metrics
-from mesalab.train import ppo
+from mesalab.train import bc, ppo
 
 TINY: WorldSpec = get_distribution("red-door/train").replace(size=5, max_steps=20)
 """A 5x5 maze with a red exit: trivial for a planner policy."""
@@ -55,6 +56,22 @@ def test_ppo_smoke_run_solves_a_tiny_maze() -> None:
     assert result.steps == 4096
     assert result.final_metrics["charts/success"] > 0.5
     assert not policy.training
+
+
+def test_behaviour_cloning_from_the_oracle_solves_a_tiny_maze() -> None:
+    policy = _policy(init_seed=1)
+    world = GridWorld(TINY, 16, seed=1)
+    result = bc.train(bc.BCConfig(total_steps=4096, num_steps=16, seed=1), world, policy, progress=False)
+    assert _greedy_success(policy) >= 0.9
+    assert result.final_metrics["losses/bc_loss"] < 0.5
+
+
+def test_oracle_labels_are_the_shortest_path_moves() -> None:
+    world = GridWorld(TINY, 8, seed=2)
+    world.reset()
+    labels = bc.oracle_labels(world)
+    seeker = GoalSeeker("exit")(world.obs) == 0.0  # the scripted exit seeker's allowed moves
+    assert torch.equal(labels, seeker)
 
 
 # ---- resume after interruption --------------------------------------------------------------

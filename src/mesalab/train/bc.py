@@ -33,8 +33,8 @@ class BCConfig(Config):
     """Environment steps of labelled data to collect (summed over worlds)."""
     num_steps: int = 16
     """Steps per world between updates."""
-    learning_rate: float = 1e-3
-    """Adam step size."""
+    learning_rate: float = 2e-2
+    """Adam step size (the planner policy has a handful of weights that must move far)."""
     minibatch_size: int = 512
     """Samples per gradient step."""
     update_epochs: int = 2
