@@ -11,7 +11,7 @@ its channel, or by its sprite's white centre pixel.
   the budget; kept as the non-planning contrast.
 
 Hook points (planner): `torso.planner.hook_cells`, `torso.planner.hook_reward`,
-`torso.planner.hook_gate`, `torso.planner.iters.{t}.hook_state`, `torso.hook_features`,
+`torso.planner.hook_distance`, `torso.planner.hook_value`, `torso.hook_features`,
 `actor.hook_logits`, `critic.hook_value`. (mlp): `torso.hook_input`, `torso.hook_layer{i}`,
 `torso.hook_features`, `actor.hook_logits`, `critic.hook_value`.
 """
