@@ -9,7 +9,9 @@ floats with integer ops that give the same bits on CPU and CUDA.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -28,6 +30,16 @@ def generator(seed: int, *path: object, device: str | torch.device = "cpu") -> t
     gen = torch.Generator(device=device)
     gen.manual_seed(derive_seed(seed, *path))
     return gen
+
+
+@contextlib.contextmanager
+def seeded_init(seed: int, *path: object) -> Iterator[None]:
+    """Draws from torch's default CPU generator inside the block come from `(seed, path)`;
+    the global generator's state is restored afterwards. For `nn.Module` constructors,
+    whose default initialisers take no generator."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(seed, *path))
+        yield
 
 
 def numpy_rng(seed: int, *path: object) -> np.random.Generator:

@@ -25,7 +25,7 @@ from mesalab.experiments.red_door_report import write_report
 from mesalab.models.io import load_model, save_model
 from mesalab.models.planner import REWARD_SCALE
 from mesalab.models.policy import ARCHES, ActorCritic, PolicyConfig
-from mesalab.seeding import derive_seed
+from mesalab.seeding import derive_seed, seeded_init
 from mesalab.shift import VerdictConfig, assess, decide_verdict, infer_objective
 from mesalab.store import MetricsLogger, create_run_dir, read_json, write_json_atomic
 from mesalab.train import ppo
@@ -84,8 +84,8 @@ def train_arm(
         return model
     spec = get_distribution(ARMS[arm])
     policy_cfg = PolicyConfig(size=spec.size, arch=cfg.arch, obs_mode=cfg.obs_mode)
-    torch.manual_seed(derive_seed(seed, "init", arm))  # weight init draws from torch's default generator
-    policy = ActorCritic(policy_cfg).to(device)
+    with seeded_init(seed, "init", arm):  # nn.Linear's initialisers take no generator
+        policy = ActorCritic(policy_cfg).to(device)
     world = GridWorld(
         spec, cfg.num_envs, seed=derive_seed(seed, "world", arm), obs_mode=cfg.obs_mode, device=device
     )

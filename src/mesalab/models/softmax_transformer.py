@@ -17,7 +17,7 @@ from torch import nn
 from mesalab.config import Config, check
 from mesalab.hooks import HookedModule, HookPoint
 from mesalab.models.io import register_model_kind
-from mesalab.seeding import derive_seed
+from mesalab.seeding import seeded_init
 
 
 @dataclass(frozen=True)
@@ -105,17 +105,13 @@ class SoftmaxTransformer(HookedModule):
         super().__init__()
         self.cfg = cfg
         # Initial weights from (init_seed, path), not from the global RNG.
-        state = torch.random.get_rng_state()
-        torch.manual_seed(derive_seed(cfg.init_seed, "softmax-transformer-init"))
-        try:
+        with seeded_init(cfg.init_seed, "softmax-transformer-init"):
             self.embed = nn.Linear(cfg.token_dim, cfg.d_model)
             self.query_marker = nn.Parameter(torch.randn(cfg.d_model) * 0.02)
             self.hook_embed = HookPoint()
             self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.n_layers)])
             self.ln_final = nn.LayerNorm(cfg.d_model)
             self.unembed = nn.Linear(cfg.d_model, 1)
-        finally:
-            torch.random.set_rng_state(state)
         self.to(device)
         self.setup_hooks()
 
