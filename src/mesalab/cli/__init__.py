@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import sys
 
-import click
-import typer
-
 from mesalab.cli import run_icl_gd as _run_icl_gd  # noqa: F401
 from mesalab.cli import run_red_door as _run_red_door  # noqa: F401
 from mesalab.cli import runs as _runs  # noqa: F401
@@ -24,19 +21,17 @@ from mesalab.errors import MesalabError
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `mesalab` script."""
     try:
-        result = app(args=argv, standalone_mode=False, prog_name="mesalab")
+        # standalone mode: Typer prints usage errors itself (exit code 2) and raises SystemExit
+        app(args=argv, prog_name="mesalab")
     except MesalabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except click.exceptions.Abort:
-        print("aborted", file=sys.stderr)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
         return 130
-    except click.ClickException as exc:
-        exc.show()
-        return 2
-    except typer.Exit as exc:
-        return int(exc.exit_code)
-    return int(result) if isinstance(result, int) else 0
+    return 0
 
 
 __all__ = ["app", "main"]
