@@ -62,6 +62,13 @@ def goal_distance(state: GridState, goal_slots: torch.Tensor) -> torch.Tensor:
     return masked.min(1).values if masked.shape[1] else torch.full_like(dist[:, 0], UNREACHABLE)
 
 
+def moves_towards(state: GridState, goal_slots: torch.Tensor) -> torch.Tensor:
+    """`(B, 4)` bool: the moves on a shortest path from the agent to the nearest goal slot."""
+    dist = goal_distance(state, goal_slots)
+    good = optimal_actions(state.grid(state.walls), dist)  # (B, 4, H, W)
+    return good.flatten(2).gather(2, state.agent[:, None, None].expand(-1, 4, 1)).squeeze(2)
+
+
 class GoalSeeker(nn.Module):
     """Moves along a shortest path to the nearest target its objective pays for.
 
@@ -75,9 +82,7 @@ class GoalSeeker(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         state = decode_symbolic(obs)
-        dist = goal_distance(state, self.objective.targets(state))
-        good = optimal_actions(state.grid(state.walls), dist)  # (B, 4, H, W)
-        at_agent = good.flatten(2).gather(2, state.agent[:, None, None].expand(-1, 4, 1)).squeeze(2)
+        at_agent = moves_towards(state, self.objective.targets(state))
         stuck = ~at_agent.any(1, keepdim=True)
         return torch.where(at_agent | stuck, 0.0, BLOCKED_LOGIT)
 

@@ -17,9 +17,9 @@ from tqdm import tqdm
 
 from mesalab.config import Config, check
 from mesalab.envs.gridworld.objectives import BASE_OBJECTIVE, OBJECTIVES
-from mesalab.envs.gridworld.oracle import optimal_actions, target_distances
 from mesalab.envs.gridworld.world import GridWorld
 from mesalab.models.policy import ActorCritic
+from mesalab.models.scripted import moves_towards
 from mesalab.seeding import generator as make_generator
 from mesalab.store.metrics import MetricsLogger
 from mesalab.train.ppo import TrainResult, _sample
@@ -55,12 +55,7 @@ class BCConfig(Config):
 def oracle_labels(world: GridWorld) -> torch.Tensor:
     """`(B, 4)` bool: the moves on a shortest path to the base objective's target."""
     state = world.state
-    walls = state.grid(state.walls)
-    dist = target_distances(walls, state.targets)
-    goal = OBJECTIVES[BASE_OBJECTIVE].targets(state)
-    best = torch.where(goal[:, :, None, None], dist, dist.max() + 1).min(1).values
-    good = optimal_actions(walls, best).flatten(2)
-    return good.gather(2, state.agent[:, None, None].expand(-1, 4, 1)).squeeze(2)
+    return moves_towards(state, OBJECTIVES[BASE_OBJECTIVE].targets(state))
 
 
 def train(
