@@ -6,6 +6,7 @@ train and deployment distributions of the red-door experiment.
 
 from mesalab.envs.gridworld.distributions import DESCRIPTIONS, DISTRIBUTIONS, get_distribution
 from mesalab.envs.gridworld.gym_adapters import RedDoorEnv, RedDoorVectorEnv, register_gym_envs
+from mesalab.envs.gridworld.mixture import MixtureWorld
 from mesalab.envs.gridworld.objectives import BASE_OBJECTIVE, OBJECTIVES, Objective, candidate_names
 from mesalab.envs.gridworld.observations import CHANNELS
 from mesalab.envs.gridworld.spec import COLOURS, WorldSpec
@@ -26,6 +27,7 @@ __all__ = [
     "OBJECTIVES",
     "GridState",
     "GridWorld",
+    "MixtureWorld",
     "Objective",
     "RedDoorEnv",
     "RedDoorVectorEnv",
