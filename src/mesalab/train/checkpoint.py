@@ -42,8 +42,6 @@ def save_checkpoint(
     for name in _STATE_FIELDS:
         tensors[f"world.{name}"] = getattr(world.state, name)
     tensors["world.episode"] = world.episode
-    tensors["world.obs"] = world.obs
-    tensors["world.pays"] = world._pays
     tensors["rng"] = generator.get_state()
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     tmp = folder / "checkpoint.safetensors.tmp"
@@ -79,9 +77,8 @@ def load_checkpoint(
             state.setdefault(int(index), {})[name] = value.to(device) if name != "step" else value
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
     restored = {name: tensors[f"world.{name}"].to(device) for name in _STATE_FIELDS}
-    world.state = GridState(size=world.spec.size, **restored)
     world.episode.copy_(tensors["world.episode"].to(device))
-    world.obs.copy_(tensors["world.obs"].to(device))
-    world._pays.copy_(tensors["world.pays"].to(device))
+    # observations and pays-table are functions of the state: set_state rebuilds them
+    world.set_state(GridState(size=world.spec.size, **restored))
     generator.set_state(tensors["rng"])
     return {k: v for k, v in meta.items() if k != "param_groups"}

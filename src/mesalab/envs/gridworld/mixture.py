@@ -32,8 +32,8 @@ class MixtureWorld(GridWorld):
     """B worlds whose every episode comes from `alt` with probability `alt_fraction`, else `base`.
 
     `spec` is the component with more object slots (the one whose layout bank is used);
-    `specs` holds `(base, alt)`; `info["component"]` is not added: the episode's colours and
-    objects already say what it is, and `self.component` `(B,)` holds the current one (1 = alt).
+    `specs` holds `(base, alt)`; `self.component` `(B,)` says which one each world's current
+    episode came from (1 = alt).
     """
 
     def __init__(
@@ -65,7 +65,6 @@ class MixtureWorld(GridWorld):
         self.alt_fraction = float(alt_fraction)
         self._threshold = round(self.alt_fraction * _RESOLUTION)
         bank_spec = alt if alt.max_objects > base.max_objects else base
-        self.component = torch.zeros(batch_size, dtype=torch.int64, device=torch.device(device))
         super().__init__(bank_spec, batch_size, seed, obs_mode, device, autoreset, world_ids)
 
     def _prepare_draws(self) -> None:
@@ -84,11 +83,15 @@ class MixtureWorld(GridWorld):
         self._component_object_maps = object_maps
         self._min_objects = torch.tensor([s.min_objects for s in self.specs], device=self.device)
 
-    def _episode_draws(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
+    @property
+    def component(self) -> torch.Tensor:
+        """`(B,)` int64: 1 where the current episode was drawn from `alt`, else 0."""
+        return self.tags["component"]
+
+    def _episode_draws(self, index: torch.Tensor, episodes: torch.Tensor) -> dict[str, torch.Tensor]:
         """As `GridWorld._episode_draws`, with a component draw first deciding the ranges."""
-        base = hash32(self._keys[index] ^ hash32(self.episode[index] * 4099 + 17))
+        base = hash32(self._keys[index] ^ hash32(episodes * 4099 + 17))
         component = (hash32(base ^ 0x5BD1E995) % _RESOLUTION < self._threshold).long()
-        self.component[index] = component
         raw = hash32(base[:, None] + self._draw_offsets[None])
         draws = raw % self._component_moduli[component]
         exit_colour = torch.where(
@@ -107,4 +110,5 @@ class MixtureWorld(GridWorld):
             "symmetry": draws[:, 1],
             "num_objects": self._min_objects[component] + draws[:, 2],
             "colours": torch.cat([exit_colour[:, None], object_colour], dim=1),
+            "component": component,
         }

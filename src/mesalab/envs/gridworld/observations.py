@@ -1,8 +1,8 @@
 """Observations: symbolic channels and pixel sprites, built once per episode, then patched.
 
 Only the agent moves during an episode, so a step rewrites two cells of the observation
-(where the agent was, where it is) instead of the whole tensor; worlds that reset are
-rebuilt in full.
+(where the agent was, where it is) instead of the whole tensor; a new episode's rows are
+built in full (`episode_rows`), ahead of time, and copied in when it starts.
 """
 
 from __future__ import annotations
@@ -46,21 +46,30 @@ class SymbolicObs:
     def shape(self) -> tuple[int, ...]:
         return tuple(self.buffer.shape[1:])
 
-    def rebuild(self, index: torch.Tensor, state: GridState) -> None:
-        """Write the full observation of the worlds at `index` from `state` (already those rows)."""
-        rows = index.shape[0]
-        out = torch.zeros(rows, len(CHANNELS), self.area, device=self.buffer.device)
-        arange = torch.arange(rows, device=out.device)
-        out[:, 0] = state.walls.float()
-        out[arange, 1, state.agent] = 1.0
+    def episode_rows(self, state: GridState) -> dict[str, torch.Tensor]:
+        """`obs.ones` `(N, 1 + 2T)`: where in a world's flat observation its marks are set.
+
+        The agent, each target's shape channel and its colour channel; an absent target
+        repeats the agent's mark, so every row has the same length and no mask is needed.
+        """
+        area = self.area
+        agent = area + state.agent[:, None]  # channel 1
         present = state.targets >= 0
-        shape_channel = torch.full_like(state.targets, 3)
-        shape_channel[:, 0] = 2
-        row_ix = arange[:, None].expand_as(state.targets)[present]
-        cells = state.targets[present]
-        out[row_ix, shape_channel[present], cells] = 1.0
-        out[row_ix, 4 + state.colours[present], cells] = 1.0
-        self.buffer.index_copy_(0, index, out.view(rows, len(CHANNELS), self.size, self.size))
+        shape_channel = torch.full_like(state.targets, CHANNELS.index("object"))
+        shape_channel[:, 0] = CHANNELS.index("door")
+        shape = torch.where(present, shape_channel * area + state.targets, agent)
+        colour = torch.where(present, (4 + state.colours) * area + state.targets, agent)
+        return {"obs.ones": torch.cat([agent, shape, colour], dim=1)}
+
+    def start_episodes(
+        self, index: torch.Tensor, agent: torch.Tensor, walls: torch.Tensor, rows: dict[str, torch.Tensor]
+    ) -> None:
+        """Draw the worlds at `index` from scratch: walls `(N, H*W)` and the marks in `rows`."""
+        del agent  # its mark is in rows["obs.ones"]
+        self.buffer.index_fill_(0, index, 0.0)
+        self.buffer[:, 0].flatten(1).index_copy_(0, index, walls.to(self.buffer.dtype))
+        marks = (index * (len(CHANNELS) * self.area))[:, None] + rows["obs.ones"]
+        self.buffer.view(-1).index_fill_(0, marks.view(-1), 1.0)
 
     def move_agent(self, old: torch.Tensor, new: torch.Tensor) -> None:
         """Move the agent mark of every world from cell `old` to cell `new` (both `(B,)`)."""
@@ -110,27 +119,37 @@ class PixelObs:
     def shape(self) -> tuple[int, ...]:
         return tuple(self.buffer.shape[1:])
 
-    def rebuild(self, index: torch.Tensor, state: GridState) -> None:
-        rows = index.shape[0]
+    def episode_rows(self, state: GridState) -> dict[str, torch.Tensor]:
+        """`obs.codes` `(N, H*W)`: the sprite code of every cell (without the agent)."""
         code = state.walls.long() * SPRITE_CODES["wall"]
         present = state.targets >= 0
         is_door = torch.zeros_like(present)
         is_door[:, 0] = True
         target_code = SPRITE_CODES["door-red"] + state.colours * 2 + (~is_door).long()
-        arange = torch.arange(rows, device=code.device)[:, None].expand_as(state.targets)
+        arange = torch.arange(state.batch_size, device=code.device)[:, None].expand_as(state.targets)
         code[arange[present], state.targets[present]] = target_code[present]
+        return {"obs.codes": code}
+
+    def start_episodes(
+        self, index: torch.Tensor, agent: torch.Tensor, walls: torch.Tensor, rows: dict[str, torch.Tensor]
+    ) -> None:
+        """Paint the worlds at `index` from their cell codes, with the agent at `agent` `(N,)`."""
+        del walls  # in the codes
+        code = rows["obs.codes"]
+        count = index.shape[0]
         self.codes.index_copy_(0, index, code)
         # Pixel row (channel c, sprite row dy) of cell (y, x) is sprite row `code * 3S + c * S + dy`;
         # gathering those rows in output order (R, 3, H, S, W) lays out the image directly, with
         # no 6-d permute of uint8 pixels (which cost ~5x more on CPU).
-        grid = code.view(rows, 1, self.size, 1, self.size) * (3 * SPRITE)
+        grid = code.view(count, 1, self.size, 1, self.size) * (3 * SPRITE)
         rows_index = (grid + self._sprite_row_offsets).view(-1)  # (R * 3 * H * S * W,)
         image = self._sprite_rows.index_select(0, rows_index)  # (R * 3 * H * S * W, S)
-        image = image.view(rows, 3 * self.size * SPRITE * self.size * SPRITE)
+        image = image.view(count, 3 * self.size * SPRITE * self.size * SPRITE)
         # the agent is drawn over the middle of its cell, exactly as `move_agent` draws it
-        image.scatter_(1, self._cell_pixels.index_select(0, state.agent), self._agent_middle[:rows])
+        image.scatter_(1, self._cell_pixels.index_select(0, agent), self._agent_middle[:count])
         # index_copy_ is several times faster than `buffer[index] = ...` for whole rows
-        self.buffer.index_copy_(0, index, image.view(rows, 3, self.size * SPRITE, self.size * SPRITE))
+        side = self.size * SPRITE
+        self.buffer.index_copy_(0, index, image.view(count, 3, side, side))
 
     def move_agent(self, old: torch.Tensor, new: torch.Tensor) -> None:
         """Repaint the middle of cell `old` as it is without the agent, then draw the agent at `new`."""

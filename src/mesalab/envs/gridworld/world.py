@@ -8,6 +8,11 @@ Each world has an id; its k-th episode is drawn from `(seed, world id, k)` alone
 world i of a batch of 64 is the same as world i stepped alone (`world_ids=[i]`).
 `step` returns the world's observation buffer itself, updated in place (valid until the
 next step; `.clone()` it to keep it), as Gymnasium's vector envs do with `copy=False`.
+
+Speed: a step is a fixed handful of batched ops. Every world's next episode is built ahead,
+in bulk once B/8 of them have been used (building costs mostly per call, not per row), so
+an auto-reset only copies a few rows. The start, targets and colours of every world live in
+one int64 tensor with the per-cell lookup the step uses, so starting episodes copies one block.
 """
 
 from __future__ import annotations
@@ -20,9 +25,20 @@ from mesalab.config import check, check_choice
 from mesalab.envs.gridworld.layouts import layout_bank, symmetry_permutations
 from mesalab.envs.gridworld.objectives import BASE_OBJECTIVE, candidate_names, pays_table
 from mesalab.envs.gridworld.observations import make_observer
+from mesalab.envs.gridworld.oracle import MOVES
 from mesalab.envs.gridworld.spec import COLOURS, OBS_MODES, WorldSpec
 from mesalab.envs.gridworld.state import NO_TARGET, GridState
 from mesalab.seeding import hash32, world_keys
+
+BUILD_AHEAD_MIN_BATCH = 64
+"""Below this many worlds, episodes are built when they start, not ahead (nothing to amortise)."""
+
+AHEAD = 4
+"""Episodes built ahead per world: a world may finish this many between two bulk builds
+before one of its episodes has to be built on its own (a whole build call for a few rows)."""
+
+DRAW_KEYS = ("layout", "symmetry", "num_objects", "colours")
+"""What `_episode_draws` must return; further keys are episode tags (see `GridWorld.tags`)."""
 
 StepResult = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]
 
@@ -39,6 +55,8 @@ class GridWorld:
     Termination: reaching any target (exit or object); truncation at `spec.max_steps`.
     Info: `reached` (slot, -1 none; 0 is the exit), `reached_colour`, `steps`,
     `objectives`, and on auto-reset `final_index` with `final_obs` (rows for those worlds).
+    State: `state` is a `GridState` whose tensors the world updates in place; load another
+    state with `set_state`, never by assigning its fields.
     """
 
     def __init__(
@@ -67,12 +85,29 @@ class GridWorld:
         self._base_column = self.objective_names.index(BASE_OBJECTIVE)
         self.observer = make_observer(obs_mode, batch_size, spec.size, self.device)
         self.episode = torch.zeros(batch_size, dtype=torch.int64, device=self.device)
+        self._layout = _IntLayout(spec.num_targets, spec.size**2)
+        self._ints = torch.zeros(batch_size, self._layout.width, dtype=torch.int64, device=self.device)
+        self._ints[:, self._layout.cell_code] = spec.num_targets + 1  # all wall until reset
         self.state = self._empty_state()
         self._pays = torch.zeros(
             batch_size, spec.num_targets + 1, len(self.objective_names), device=self.device
         )
         self._all = torch.arange(batch_size, device=self.device)
         self._pays_rows = self._all * (spec.num_targets + 1)
+        self._deltas = torch.tensor([dr * spec.size + dc for dr, dc in MOVES], device=self.device)
+        self._ones = torch.ones(batch_size, dtype=torch.int64, device=self.device)
+        slots = torch.arange(spec.num_targets + 1, device=self.device)
+        self._slot_or_none = torch.where(slots < spec.num_targets, slots, NO_TARGET)
+        self.tags: dict[str, torch.Tensor] = {}
+        """Per-world labels of the current episode that are not part of the state
+        (`MixtureWorld` keeps the component it was drawn from), `(B,)` each."""
+        self._next: dict[str, torch.Tensor] = {}
+        """Rows of the episodes built ahead, `(AHEAD * B, ...)`: episode e of world i in row
+        `(e % AHEAD) * B + i`; allocated on the first build."""
+        self._ready_episode = torch.full((AHEAD * batch_size,), -1, dtype=torch.int64, device=self.device)
+        """Which episode each row of `_next` holds; -1 for none."""
+        self._used_since_refill = 0
+        self._refill_at = batch_size // 16 if batch_size >= BUILD_AHEAD_MIN_BATCH else None
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -95,34 +130,19 @@ class GridWorld:
         return self.observer.buffer
 
     def reset_worlds(self, index: torch.Tensor) -> None:
-        """Start the next episode (`self.episode[index]`) in the worlds at `index`."""
-        draws = self._episode_draws(index)
-        self._bank.ensure(draws["layout"])
-        sym, inv = self._symmetries[draws["symmetry"]], self._inverse[draws["symmetry"]]
-        layout = draws["layout"]
-        walls = self._bank.walls[layout].gather(1, inv)
-        start = sym.gather(1, self._bank.start[layout][:, None]).squeeze(1)
-        raw_targets = self._bank.targets[layout]
-        slot = torch.arange(self.spec.num_targets, device=self.device)
-        present = (slot[None] == 0) | (slot[None] <= draws["num_objects"][:, None])
-        targets = torch.where(present, sym.gather(1, raw_targets), NO_TARGET)
-        colours = torch.where(present, draws["colours"], NO_TARGET)
-        fresh = GridState(
-            size=self.spec.size,
-            walls=walls,
-            agent=start,
-            start=start.clone(),
-            targets=targets,
-            colours=colours,
-            start_dist=self._bank.start_dist[layout],
-            steps=torch.zeros_like(start),
-        )
-        self.observer.rebuild(index, fresh)
-        self._pays.index_copy_(0, index, pays_table(fresh, self.objective_names))
-        # index_copy_ rather than `x[index] = ...`: the same rows written, a faster kernel
-        s = self.state
-        for name in ("walls", "agent", "start", "targets", "colours", "start_dist", "steps"):
-            getattr(s, name).index_copy_(0, index, getattr(fresh, name))
+        """Start episode `self.episode[index]` in the worlds at `index`.
+
+        When a world's next episode is already built (the common case under auto-reset) this
+        copies its rows; otherwise the episode is built now.
+        """
+        episodes = self.episode.index_select(0, index)
+        rows = self._ahead_rows(index, episodes)
+        stale = self._ready_episode.index_select(0, rows) != episodes
+        if bool(stale.any()):
+            self._build_ahead(index[stale], episodes[stale])
+        self._install(index, rows)
+        self._ready_episode.index_fill_(0, rows, -1)
+        self._used_since_refill += index.shape[0]
 
     def set_state(self, state: GridState) -> torch.Tensor:
         """Load a hand-written state into every world (rows copied) and return the observation.
@@ -137,33 +157,34 @@ class GridWorld:
             "state.targets",
             f"must have shape ({self.batch_size}, {self.spec.num_targets}), got {tuple(state.targets.shape)}",
         )
-        loaded = state.clone()
-        for name in ("walls", "agent", "start", "targets", "colours", "start_dist", "steps"):
-            # the world's own dtypes, so that later in-place resets of these rows type-check
-            dtype = getattr(self.state, name).dtype
-            setattr(loaded, name, getattr(loaded, name).to(self.device, dtype))
-        self.state = loaded
-        self.observer.rebuild(self._all, self.state)
-        self._pays[:] = pays_table(self.state, self.objective_names)
+        s = self.state
+        loaded = {name: getattr(state, name).to(self.device, getattr(s, name).dtype) for name in _FIELDS}
+        rows = self._episode_rows(GridState(size=state.size, **loaded))
+        self._ints.copy_(rows.pop("ints"))
+        for name in ("walls", "start_dist", "agent", "steps"):
+            getattr(s, name).copy_(loaded[name])
+        self._pays.copy_(rows.pop("pays"))
+        self.observer.start_episodes(self._all, s.agent, s.walls, rows)
         return self.observer.buffer
 
     def step(self, actions: torch.Tensor) -> StepResult:
         """Move every world by one action `(B,)` int64; auto-reset the finished ones."""
-        s = self.state
+        s, num_targets = self.state, self.spec.num_targets
         before = s.agent
-        s.move(actions)
+        proposed = before + self._deltas.index_select(0, actions)
+        # one gather says what the move runs into: a target slot, floor (T) or wall (T + 1)
+        code = self._cell_code.gather(1, proposed[:, None]).squeeze(1)
+        s.agent = torch.where(code > num_targets, before, proposed)
+        s.steps += 1
         self.observer.move_agent(before, s.agent)
-        reached = s.reached()
-        terminated = reached != NO_TARGET
-        truncated = ~terminated & (s.steps >= self.spec.max_steps)
-        slot = torch.where(terminated, reached, self.spec.num_targets)
+        slot = code.clamp_max(num_targets)  # T: no target reached
+        terminated = slot < num_targets
+        truncated = (slot == num_targets) & (s.steps >= self.spec.max_steps)
         # row (world, slot) of the flattened pays-table; index_select beats 2-D advanced indexing
         objectives = self._pays.view(-1, self._pays.shape[2]).index_select(0, self._pays_rows + slot)
         info: dict[str, Any] = {
-            "reached": reached,
-            "reached_colour": s.colours.gather(1, reached.clamp_min(0)[:, None])
-            .squeeze(1)
-            .where(terminated, -1),
+            "reached": self._slot_or_none.index_select(0, slot),
+            "reached_colour": self._colour_or_none.gather(1, slot[:, None]).squeeze(1),
             "steps": s.steps.clone(),
             "objectives": objectives,
         }
@@ -172,19 +193,114 @@ class GridWorld:
             index = done.nonzero().squeeze(1)
             info["final_index"] = index
             info["final_obs"] = self.observer.buffer.index_select(0, index)  # a copy, ~5x faster than [index]
-            self.episode[index] += 1
+            self.episode.index_add_(0, index, self._ones[: index.shape[0]])
             self.reset_worlds(index)
+        if self._refill_at is not None and self._used_since_refill >= self._refill_at:
+            self._refill()
         return self.observer.buffer, objectives[:, self._base_column], terminated, truncated, info
 
     # ---- internals -----------------------------------------------------------------
-    def _episode_draws(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Every random choice of an episode from `(world key, episode)`, for the worlds at `index`.
+    @property
+    def _cell_code(self) -> torch.Tensor:
+        """`(B, H*W + 1)`: per cell its target slot, T for floor, T + 1 for wall (last: a sink)."""
+        return self._ints[:, self._layout.cell_code]
+
+    @property
+    def _colour_or_none(self) -> torch.Tensor:
+        """`(B, T + 1)`: each slot's colour, -1 for absent slots and for slot T (nothing)."""
+        return self._ints[:, self._layout.colour_or_none]
+
+    def _ahead_rows(self, index: torch.Tensor, episodes: torch.Tensor) -> torch.Tensor:
+        """Rows of `_next` for episode `episodes` `(N,)` of the worlds at `index` `(N,)`."""
+        return (episodes % AHEAD) * self.batch_size + index
+
+    def _build_ahead(self, index: torch.Tensor, episodes: torch.Tensor) -> None:
+        """Build episode `episodes` `(N,)` of the worlds at `index` `(N,)` into `_next`."""
+        draws = self._episode_draws(index, episodes)
+        self._bank.ensure(draws["layout"])
+        sym, inv = self._symmetries[draws["symmetry"]], self._inverse[draws["symmetry"]]
+        layout = draws["layout"]
+        start = sym.gather(1, self._bank.start[layout][:, None]).squeeze(1)
+        slot = torch.arange(self.spec.num_targets, device=self.device)
+        present = (slot[None] == 0) | (slot[None] <= draws["num_objects"][:, None])
+        fresh = GridState(
+            size=self.spec.size,
+            walls=self._bank.walls[layout].gather(1, inv),
+            agent=start,
+            start=start,
+            targets=torch.where(present, sym.gather(1, self._bank.targets[layout]), NO_TARGET),
+            colours=torch.where(present, draws["colours"], NO_TARGET),
+            start_dist=self._bank.start_dist[layout],
+            steps=torch.zeros_like(start),
+        )
+        rows = self._episode_rows(fresh)
+        rows["walls"], rows["start_dist"] = fresh.walls, fresh.start_dist
+        rows_at = self._ahead_rows(index, episodes)
+        rows.update({f"tag.{k}": v for k, v in draws.items() if k not in DRAW_KEYS})
+        for name, value in rows.items():
+            if name not in self._next:
+                shape = (AHEAD * self.batch_size, *value.shape[1:])
+                self._next[name] = torch.zeros(shape, dtype=value.dtype, device=self.device)
+                if name.startswith("tag."):
+                    self.tags[name[4:]] = torch.zeros_like(value[:1]).expand(self.batch_size).clone()
+            # index_copy_ rather than `x[index] = ...`: the same rows written, a faster kernel
+            self._next[name].index_copy_(0, rows_at, value)
+        self._ready_episode.index_copy_(0, rows_at, episodes)
+
+    def _install(self, index: torch.Tensor, ahead_rows: torch.Tensor) -> None:
+        """Start the episodes built ahead in rows `ahead_rows` of `_next` in the worlds at `index`."""
+        s = self.state
+        rows = {name: value.index_select(0, ahead_rows) for name, value in self._next.items()}
+        self._ints.index_copy_(0, index, rows.pop("ints"))
+        self._pays.index_copy_(0, index, rows.pop("pays"))
+        walls = rows.pop("walls")
+        s.walls.index_copy_(0, index, walls)
+        s.start_dist.index_copy_(0, index, rows.pop("start_dist"))
+        s.agent.index_copy_(0, index, s.start.index_select(0, index))
+        s.steps.index_fill_(0, index, 0)
+        for name, tag in self.tags.items():
+            tag.index_copy_(0, index, rows.pop(f"tag.{name}"))
+        self.observer.start_episodes(index, s.agent.index_select(0, index), walls, rows)
+
+    def _refill(self) -> None:
+        """Build each world's next `AHEAD` episodes that are not built yet, in one call."""
+        self._used_since_refill = 0
+        indices, episodes = [], []
+        for ahead in range(1, AHEAD + 1):
+            wanted = self.episode + ahead
+            missing = self._ready_episode.index_select(0, self._ahead_rows(self._all, wanted)) != wanted
+            index = missing.nonzero().squeeze(1)
+            indices.append(index)
+            episodes.append(wanted.index_select(0, index))
+        index = torch.cat(indices)
+        if index.shape[0]:
+            self._build_ahead(index, torch.cat(episodes))
+
+    def _episode_rows(self, state: GridState) -> dict[str, torch.Tensor]:
+        """The int block, the pays-table and the observer's rows of `state`'s worlds."""
+        lay, num_targets = self._layout, self.spec.num_targets
+        ints = torch.empty(state.batch_size, lay.width, dtype=torch.int64, device=self.device)
+        ints[:, lay.start] = state.start
+        ints[:, lay.targets] = state.targets
+        ints[:, lay.colours] = state.colours
+        ints[:, lay.colour_or_none] = torch.nn.functional.pad(state.colours, (0, 1), value=NO_TARGET)
+        code = torch.where(state.walls, num_targets + 1, num_targets)
+        code = torch.nn.functional.pad(code, (0, 1), value=num_targets + 1)
+        sink = torch.full_like(state.targets, lay.area)  # absent targets write the sink column
+        slots = torch.arange(num_targets, device=self.device).expand_as(state.targets)
+        ints[:, lay.cell_code] = code.scatter(1, torch.where(state.targets >= 0, state.targets, sink), slots)
+        rows = {"ints": ints, "pays": pays_table(state, self.objective_names)}
+        rows.update(self.observer.episode_rows(state))
+        return rows
+
+    def _episode_draws(self, index: torch.Tensor, episodes: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every random choice of episode `episodes` `(N,)` of the worlds at `index` `(N,)`.
 
         Draw k is `hash32(base + k * 0x9E3779B1) % n_k`; all draws of a world are hashed in
         one `(N, K)` op (per-draw calls were most of the reset's cost at large B).
         """
         spec = self.spec
-        base = hash32(self._keys[index] ^ hash32(self.episode[index] * 4099 + 17))
+        base = hash32(self._keys[index] ^ hash32(episodes * 4099 + 17))
         draws = hash32(base[:, None] + self._draw_offsets[None]) % self._draw_moduli[None]
         return {
             "layout": draws[:, 0],
@@ -204,18 +320,36 @@ class GridWorld:
         self._object_map = _colour_map(spec.object_colours or ("red",), self.device)
 
     def _empty_state(self) -> GridState:
+        """All-wall worlds whose start, targets and colours are views into `_ints`."""
         b, area, t = self.batch_size, self.spec.size**2, self.spec.num_targets
-        zeros = torch.zeros(b, dtype=torch.int64, device=self.device)
+        lay = self._layout
         return GridState(
             size=self.spec.size,
             walls=torch.ones(b, area, dtype=torch.bool, device=self.device),
-            agent=zeros.clone(),
-            start=zeros.clone(),
-            targets=torch.full((b, t), NO_TARGET, dtype=torch.int64, device=self.device),
-            colours=torch.full((b, t), NO_TARGET, dtype=torch.int64, device=self.device),
+            agent=torch.zeros(b, dtype=torch.int64, device=self.device),
+            start=self._ints[:, lay.start],
+            targets=self._ints[:, lay.targets],
+            colours=self._ints[:, lay.colours],
             start_dist=torch.zeros(b, t, dtype=torch.int32, device=self.device),
-            steps=zeros.clone(),
+            steps=torch.zeros(b, dtype=torch.int64, device=self.device),
         )
+
+
+_FIELDS = ("walls", "agent", "start", "targets", "colours", "start_dist", "steps")
+
+
+class _IntLayout:
+    """Column ranges of the per-world int64 block: start | targets | colours | colour-or-none | cell codes."""
+
+    def __init__(self, num_targets: int, area: int) -> None:
+        t = num_targets
+        self.area = area
+        self.start = 0
+        self.targets = slice(1, 1 + t)
+        self.colours = slice(1 + t, 1 + 2 * t)
+        self.colour_or_none = slice(1 + 2 * t, 2 + 3 * t)
+        self.cell_code = slice(2 + 3 * t, 3 + 3 * t + area)
+        self.width = 3 + 3 * t + area
 
 
 def _colour_map(names: tuple[str, ...], device: torch.device) -> torch.Tensor:
