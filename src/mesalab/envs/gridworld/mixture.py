@@ -47,6 +47,7 @@ class MixtureWorld(GridWorld):
         device: str | torch.device = "cpu",
         autoreset: bool = True,
         world_ids: torch.Tensor | list[int] | None = None,
+        fused: bool = False,
     ) -> None:
         check(
             0.0 <= alt_fraction <= 1.0,
@@ -65,7 +66,7 @@ class MixtureWorld(GridWorld):
         self.alt_fraction = float(alt_fraction)
         self._threshold = round(self.alt_fraction * _RESOLUTION)
         bank_spec = alt if alt.max_objects > base.max_objects else base
-        super().__init__(bank_spec, batch_size, seed, obs_mode, device, autoreset, world_ids)
+        super().__init__(bank_spec, batch_size, seed, obs_mode, device, autoreset, world_ids, fused)
 
     def _prepare_draws(self) -> None:
         """Per component: draw ranges, colour maps and the object-count offset, stacked `(2, ...)`."""

@@ -17,11 +17,13 @@ one int64 tensor with the per-cell lookup the step uses, so starting episodes co
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
 
 from mesalab.config import check, check_choice
+from mesalab.envs.gridworld.fused import fused_kernel
 from mesalab.envs.gridworld.layouts import layout_bank, symmetry_permutations
 from mesalab.envs.gridworld.objectives import BASE_OBJECTIVE, candidate_names, pays_table
 from mesalab.envs.gridworld.observations import make_observer
@@ -33,7 +35,7 @@ from mesalab.seeding import hash32, world_keys
 BUILD_AHEAD_MIN_BATCH = 64
 """Below this many worlds, episodes are built when they start, not ahead (nothing to amortise)."""
 
-AHEAD = 4
+AHEAD = 8
 """Episodes built ahead per world: a world may finish this many between two bulk builds
 before one of its episodes has to be built on its own (a whole build call for a few rows)."""
 
@@ -68,9 +70,16 @@ class GridWorld:
         device: str | torch.device = "cpu",
         autoreset: bool = True,
         world_ids: torch.Tensor | list[int] | None = None,
+        fused: bool = False,
     ) -> None:
         check(batch_size > 0, "batch_size", f"must be positive, got {batch_size}", "1, 2, ...")
         check_choice(obs_mode, "obs_mode", OBS_MODES)
+        check(
+            not fused or torch.device(device).type == "cpu",
+            "fused",
+            f"the fused step is a CPU kernel, not for device {device}",
+            "fused=False on other devices",
+        )
         self.spec, self.seed, self.obs_mode, self.autoreset = spec, seed, obs_mode, autoreset
         self.batch_size, self.device = batch_size, torch.device(device)
         ids = torch.arange(batch_size) if world_ids is None else torch.as_tensor(world_ids)
@@ -107,7 +116,9 @@ class GridWorld:
         self._ready_episode = torch.full((AHEAD * batch_size,), -1, dtype=torch.int64, device=self.device)
         """Which episode each row of `_next` holds; -1 for none."""
         self._used_since_refill = 0
-        self._refill_at = batch_size // 16 if batch_size >= BUILD_AHEAD_MIN_BATCH else None
+        self._refill_at = batch_size // 4 if batch_size >= BUILD_AHEAD_MIN_BATCH else None
+        self._kernel = fused_kernel() if fused else None
+        """The compiled step (`fused.py`), or None for the eager one."""
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -135,6 +146,10 @@ class GridWorld:
         When a world's next episode is already built (the common case under auto-reset) this
         copies its rows; otherwise the episode is built now.
         """
+        self._used_since_refill += index.shape[0]
+        if self._kernel is not None and self.obs_mode == "symbolic":
+            self._fused_start(index)
+            return
         episodes = self.episode.index_select(0, index)
         rows = self._ahead_rows(index, episodes)
         stale = self._ready_episode.index_select(0, rows) != episodes
@@ -142,7 +157,6 @@ class GridWorld:
             self._build_ahead(index[stale], episodes[stale])
         self._install(index, rows)
         self._ready_episode.index_fill_(0, rows, -1)
-        self._used_since_refill += index.shape[0]
 
     def set_state(self, state: GridState) -> torch.Tensor:
         """Load a hand-written state into every world (rows copied) and return the observation.
@@ -169,6 +183,8 @@ class GridWorld:
 
     def step(self, actions: torch.Tensor) -> StepResult:
         """Move every world by one action `(B,)` int64; auto-reset the finished ones."""
+        if self._kernel is not None:
+            return self._fused_step(actions)
         s, num_targets = self.state, self.spec.num_targets
         before = s.agent
         proposed = before + self._deltas.index_select(0, actions)
@@ -189,17 +205,56 @@ class GridWorld:
             "objectives": objectives,
         }
         done = terminated | truncated
+        finished = None
         if self.autoreset and bool(done.any()):
-            index = done.nonzero().squeeze(1)
-            info["final_index"] = index
-            info["final_obs"] = self.observer.buffer.index_select(0, index)  # a copy, ~5x faster than [index]
-            self.episode.index_add_(0, index, self._ones[: index.shape[0]])
-            self.reset_worlds(index)
-        if self._refill_at is not None and self._used_since_refill >= self._refill_at:
-            self._refill()
+            finished = done.nonzero().squeeze(1)
+            self.episode.index_add_(0, finished, self._ones[: finished.shape[0]])
+        self._end_step(finished, info)
         return self.observer.buffer, objectives[:, self._base_column], terminated, truncated, info
 
     # ---- internals -----------------------------------------------------------------
+    def _end_step(self, finished: torch.Tensor | None, info: dict[str, Any]) -> None:
+        """Start the next episode of the `finished` worlds (their counters already moved on),
+        recording their final observations; then refill the episodes built ahead if due."""
+        if finished is not None:
+            info["final_index"] = finished
+            # index_select: a copy, ~5x faster than [index]
+            info["final_obs"] = self.observer.buffer.index_select(0, finished)
+            self.reset_worlds(finished)
+        if self._refill_at is not None and self._used_since_refill >= self._refill_at:
+            self._refill()
+
+    def _fused_step(self, actions: torch.Tensor) -> StepResult:
+        """`step` through the compiled kernel: the same results, one pass over the worlds."""
+        s, batch, lay = self.state, self.batch_size, self._layout
+        assert self._kernel is not None
+        symbolic = self.obs_mode == "symbolic"
+        empty = torch.empty(0)
+        new = functools.partial(torch.empty, batch, dtype=torch.int64)
+        before, reached, colour, steps, finished = new(), new(), new(), new(), new()
+        objectives = torch.empty(batch, self._pays.shape[2])
+        terminated = torch.empty(batch, dtype=torch.bool)
+        truncated = torch.empty(batch, dtype=torch.bool)
+        area = self.spec.size**2
+        done_count = self._kernel.fused_step(
+            actions.to(torch.int64).contiguous(), s.agent, s.steps, self._ints,
+            lay.cell_code.start, lay.colour_or_none.start, self._deltas, self._pays,
+            self.spec.max_steps, self.spec.num_targets,
+            self.observer.buffer if symbolic else empty, len(self.channels) * area, area,
+            before, objectives, reached, colour, steps, terminated, truncated,
+            self.autoreset, self.episode, finished,
+        )  # fmt: skip
+        if not symbolic:
+            self.observer.move_agent(before, s.agent)
+        info: dict[str, Any] = {
+            "reached": reached,
+            "reached_colour": colour,
+            "steps": steps,
+            "objectives": objectives,
+        }
+        self._end_step(finished[:done_count] if self.autoreset and done_count else None, info)
+        return self.observer.buffer, objectives[:, self._base_column], terminated, truncated, info
+
     @property
     def _cell_code(self) -> torch.Tensor:
         """`(B, H*W + 1)`: per cell its target slot, T for floor, T + 1 for wall (last: a sink)."""
@@ -261,6 +316,35 @@ class GridWorld:
         for name, tag in self.tags.items():
             tag.index_copy_(0, index, rows.pop(f"tag.{name}"))
         self.observer.start_episodes(index, s.agent.index_select(0, index), walls, rows)
+
+    def _fused_start(self, index: torch.Tensor) -> None:
+        """`reset_worlds` through the compiled kernel (symbolic observations)."""
+        assert self._kernel is not None
+        s = self.state
+        stale = torch.empty(index.shape[0], dtype=torch.int64)
+        for _ in range(2):
+            if not self._next:  # nothing built yet: the kernel finds every row stale
+                missing = stale.copy_(torch.arange(index.shape[0])).shape[0]
+            else:
+                pairs = self._current_pairs()
+                missing = self._kernel.fused_start(
+                    index, self.episode, self._ready_episode, AHEAD,
+                    [self._next[name] for name in pairs], list(pairs.values()),
+                    self._ints, s.agent, s.steps, self.observer.buffer,
+                    len(self.channels) * self.spec.size**2, s.walls, self._next["obs.ones"], stale,
+                )  # fmt: skip
+            if not missing:
+                return
+            rebuild = index.index_select(0, stale[:missing])
+            self._build_ahead(rebuild, self.episode.index_select(0, rebuild))
+        raise AssertionError("episodes built ahead were not found after building them")
+
+    def _current_pairs(self) -> dict[str, torch.Tensor]:
+        """Built-ahead name -> the current buffer its rows are copied into (all but observer rows)."""
+        s = self.state
+        pairs = {"ints": self._ints, "pays": self._pays, "walls": s.walls, "start_dist": s.start_dist}
+        pairs.update({f"tag.{name}": tag for name, tag in self.tags.items()})
+        return pairs
 
     def _refill(self) -> None:
         """Build each world's next `AHEAD` episodes that are not built yet, in one call."""
