@@ -19,6 +19,7 @@ from mesalab.errors import MesalabError
 
 _SOURCE = r"""
 #include <torch/extension.h>
+#include <ATen/Parallel.h>
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -54,32 +55,37 @@ int64_t fused_step(
   for (int64_t b = 0; b < batch; ++b) {
     TORCH_CHECK(act[b] >= 0 && act[b] < deltas.size(0), "action out of range: ", act[b]);
   }
+  // worlds are independent: split them over the intra-op threads, then list the finished
+  // ones in order (the same order as nonzero()) in one cheap serial pass
+  at::parallel_for(0, batch, 1024, [&](int64_t first, int64_t last) {
+    for (int64_t b = first; b < last; ++b) {
+      const int64_t* row = block + b * width;
+      const int64_t here = pos[b];
+      const int64_t proposed = here + delta[act[b]];
+      const int64_t code = row[cell_offset + proposed];
+      const int64_t there = code > num_targets ? here : proposed;
+      pos[b] = there;
+      prev[b] = here;
+      const int64_t taken = ++count[b];
+      if (image) {
+        float* mine = image + b * obs_stride + agent_plane;
+        mine[here] = 0.0f;
+        mine[there] = 1.0f;
+      }
+      const int64_t slot = std::min(code, num_targets);
+      const bool hit = slot < num_targets;
+      const float* paid = pay + (b * (num_targets + 1) + slot) * num_objectives;
+      std::copy(paid, paid + num_objectives, out + b * num_objectives);
+      slot_out[b] = hit ? slot : -1;
+      colour_out[b] = row[colour_offset + slot];
+      steps_copy[b] = taken;
+      term[b] = hit;
+      trunc[b] = !hit && taken >= max_steps;
+    }
+  });
   int64_t done = 0;
   for (int64_t b = 0; b < batch; ++b) {
-    const int64_t* row = block + b * width;
-    const int64_t here = pos[b];
-    const int64_t proposed = here + delta[act[b]];
-    const int64_t code = row[cell_offset + proposed];
-    const int64_t there = code > num_targets ? here : proposed;
-    pos[b] = there;
-    prev[b] = here;
-    const int64_t taken = ++count[b];
-    if (image) {
-      float* mine = image + b * obs_stride + agent_plane;
-      mine[here] = 0.0f;
-      mine[there] = 1.0f;
-    }
-    const int64_t slot = std::min(code, num_targets);
-    const bool hit = slot < num_targets;
-    const bool out_of_time = !hit && taken >= max_steps;
-    const float* paid = pay + (b * (num_targets + 1) + slot) * num_objectives;
-    std::copy(paid, paid + num_objectives, out + b * num_objectives);
-    slot_out[b] = hit ? slot : -1;
-    colour_out[b] = row[colour_offset + slot];
-    steps_copy[b] = taken;
-    term[b] = hit;
-    trunc[b] = out_of_time;
-    if (hit || out_of_time) {
+    if (term[b] || trunc[b]) {
       finished[done++] = b;
       if (autoreset) ++episodes[b];
     }
