@@ -17,7 +17,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from mesalab.envs.icl.sampler import Batch
+from mesalab.config import check
+from mesalab.envs.icl.sampler import Batch, tokens
 from mesalab.hooks import HookedModule, HookPoint
 from mesalab.models.lsa import LinearSelfAttention, LSAConfig
 
@@ -43,21 +44,35 @@ def gd_iterates(x: torch.Tensor, y: torch.Tensor, eta: float, steps: int) -> tor
 
 
 class GradientDescent(HookedModule):
-    """K steps of GD outside any network; the iterates are hooked as `iters.{k}.hook_iterate`."""
+    """K steps of GD outside any network; the iterates are hooked as `iters.{k}.hook_iterate`.
+
+    Thinks longer with `forward(..., steps=n)`: n steps of the same size (steps past K
+    run unhooked).
+    """
+
+    compute_argument = "steps"
+    default_compute = 1
 
     def __init__(self, eta: float, steps: int) -> None:
         super().__init__()
         self.eta, self.steps = float(eta), int(steps)
+        self.default_compute = self.steps
         self.iterates = [_Iterate() for _ in range(steps)]
         self.iters = nn.ModuleList(self.iterates)
         self.setup_hooks()
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor, x_query: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, y: torch.Tensor, x_query: torch.Tensor, steps: int | None = None
+    ) -> torch.Tensor:
         """Context (B, N, d), (B, N) and query (B, d) -> w_K . x_query, (B,)."""
+        count = self.steps if steps is None else steps
+        check(count >= 0, "steps", f"must be non-negative, got {count}", "0, 1, ...")
         w = torch.zeros_like(x_query)
-        for it in self.iterates:
+        for k in range(count):
             residual = torch.einsum("bnd,bd->bn", x, w) - y
-            w = it.hook_iterate(w - self.eta * torch.einsum("bn,bnd->bd", residual, x) / x.shape[1])
+            w = w - self.eta * torch.einsum("bn,bnd->bd", residual, x) / x.shape[1]
+            if k < len(self.iterates):
+                w = self.iterates[k].hook_iterate(w)
         return (w * x_query).sum(-1)
 
 
@@ -79,6 +94,40 @@ def gd_construction(
             attn.w_pv.zero_()
             attn.w_pv[dim, dim] = -eta  # y_j -= (eta/N) sum_i y_i x_i . x_j
     return model
+
+
+class GDTransformer(LinearSelfAttention):
+    """`gd_construction` taking `(x, y, x_query)`, and able to think longer.
+
+    All layers carry the same weights, so `forward(x, y, x_query, steps=n)` runs n GD
+    steps: the first `min(n, K)` through the hooked layers (`blocks.{i}.hook_resid_post`,
+    ...), the rest by applying the same attention again, unhooked.
+    """
+
+    compute_argument = "steps"
+    default_compute = 1
+
+    def __init__(self, dim: int, eta: float, steps: int) -> None:
+        super().__init__(LSAConfig(token_dim=dim + 1, n_layers=steps, init_scale=0.0))
+        self.eta, self.default_compute = float(eta), steps
+        self.load_state_dict(gd_construction(dim, eta, steps).state_dict())
+
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor, y: torch.Tensor, x_query: torch.Tensor, steps: int | None = None
+    ) -> torch.Tensor:
+        """Context (B, N, d), (B, N) and query (B, d) -> predictions (B,)."""
+        count = self.default_compute if steps is None else steps
+        check(count >= 0, "steps", f"must be non-negative, got {count}", "0, 1, ...")
+        resid = self.hook_embed(tokens(x, y, x_query))
+        attention = self.attention_layers()[-1]
+        for k in range(count):
+            if k < len(self.blocks):
+                resid = self.blocks[k](resid)
+            else:  # LinearAttention.forward's arithmetic, without its hook
+                context = resid[:, :-1]
+                scores = (resid @ attention.w_kq.T) @ context.transpose(1, 2)
+                resid = resid + (scores @ context / context.shape[1]) @ attention.w_pv.T
+        return -resid[:, -1, -1]
 
 
 def least_squares(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -61,6 +61,12 @@ class ValueIterationPlanner(HookedModule):
     """
 
     goal_weights: torch.Tensor
+    compute_argument = "iterations"
+    """The zoo's test-time compute protocol: `forward(obs, iterations=n)` thinks n steps."""
+
+    @property
+    def default_compute(self) -> int:
+        return self.iterations
 
     def __init__(self, iterations: int, goal: str | torch.Tensor = "door") -> None:
         super().__init__()
