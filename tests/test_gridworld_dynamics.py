@@ -60,7 +60,8 @@ def test_reaching_the_exit_pays_the_base_objective() -> None:
     assert int(info["reached"][0]) == 0
     assert COLOURS[int(info["reached_colour"][0])] == "red"
     paid = _objectives(world, info)
-    assert paid == {name: float(name in {"exit", "red", "any-door"}) for name in candidate_names()}
+    expected = {"exit", "red", "any-target", "any-door"}
+    assert paid == {name: float(name in expected) for name in candidate_names()}
 
 
 def test_reaching_an_object_terminates_without_base_reward() -> None:
@@ -69,13 +70,14 @@ def test_reaching_an_object_terminates_without_base_reward() -> None:
     assert float(reward[0]) == 0.0 and bool(terminated[0])
     assert int(info["reached"][0]) == 2 and COLOURS[int(info["reached_colour"][0])] == "red"
     paid = _objectives(world, info)
-    assert paid == {name: float(name in {"red", "object", "nearest-object"}) for name in candidate_names()}
+    expected = {"red", "object", "nearest-object", "any-target"}
+    assert paid == {name: float(name in expected) for name in candidate_names()}
 
     world, _ = hand_world(MAZE)
     _, _, _, _, info = _run(world, TO_BLUE_OBJECT)
     assert int(info["reached"][0]) == 1 and COLOURS[int(info["reached_colour"][0])] == "blue"
     paid = _objectives(world, info)
-    assert paid == {name: float(name in {"blue", "object"}) for name in candidate_names()}
+    assert paid == {name: float(name in {"blue", "object", "any-target"}) for name in candidate_names()}
 
 
 def test_no_target_reached_means_no_reward_and_minus_one() -> None:
@@ -148,6 +150,7 @@ EXPECTED_PAYS = {
     "yellow": {"two-red": [0, 0, 0], "green": [1, 0, 0]},
     "object": {"two-red": [0, 1, 1], "green": [0, 1, 0]},
     "nearest-object": {"two-red": [0, 0, 1], "green": [0, 1, 0]},
+    "any-target": {"two-red": [1, 1, 1], "green": [1, 1, 0]},
     "any-door": {"two-red": [1, 0, 0], "green": [1, 0, 0]},
 }
 

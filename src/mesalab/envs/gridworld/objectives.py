@@ -101,6 +101,15 @@ _register(Objective("object", "reach any object (anything that is not a door)", 
 _register(Objective("nearest-object", "reach the object nearest the start (maze distance)", _nearest_object))
 _register(
     any_of(
+        "any-target",
+        "reach whatever target is there, exit or object: in training, where the exit is the only "
+        "target, it agrees with exit (a policy that values the door and red alike pursues it)",
+        EXIT,
+        OBJECTIVES["object"],
+    )
+)
+_register(
+    any_of(
         "any-door",
         "reach any door-shaped cell; the worlds so far have one door, so it agrees with exit",
         EXIT,
@@ -108,7 +117,7 @@ _register(
 )
 
 
-PREFERENCE: tuple[str, ...] = ("exit", *COLOURS, "object", "nearest-object", "any-door")
+PREFERENCE: tuple[str, ...] = ("exit", *COLOURS, "object", "nearest-object", "any-target", "any-door")
 """Candidate order: the base objective, then single features (colours), then shapes and
 relations. Where candidates explain behaviour equally well, inference names the first."""
 
