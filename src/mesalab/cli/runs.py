@@ -14,10 +14,25 @@ from mesalab.cli.app import app
 @app.command("runs")
 def list_run_folders(
     root: Path = typer.Option(Path("runs"), "--root", help="Folder that holds run folders."),
+    sweep: str | None = typer.Option(
+        None, "--sweep", help="Only this sweep's trials (its folder name, or a path to it)."
+    ),
+    where: list[str] = typer.Option(
+        [], "--where", help="KEY=VALUE on a column (config field, param or result); repeatable."
+    ),
+    export: Path | None = typer.Option(
+        None, "--export", help="Also write the table to FILE.csv or FILE.parquet."
+    ),
 ) -> None:
-    """List run folders, oldest first, with their experiment and whether they finished."""
+    """List run folders, oldest first, with their experiment and whether they finished.
+
+    With --sweep, --where or --export: the results index as a table, rebuilt from the folders.
+    """
     from mesalab.store import list_runs
 
+    if sweep is not None or where or export is not None:
+        _print_index(root, sweep, where, export)
+        return
     records = list_runs(root)
     if not records:
         typer.echo(f"no runs under {root}")
@@ -25,6 +40,34 @@ def list_run_folders(
     for record in records:
         state = "finished" if record.finished else "unfinished"
         typer.echo(f"{record.name:<48} {record.experiment:<12} {state:<10} {record.created}")
+
+
+def _print_index(root: Path, sweep: str | None, where: list[str], export: Path | None) -> None:
+    from mesalab.errors import MesalabError
+    from mesalab.sweep.index import runs_index, sweep_table, write_table
+    from mesalab.sweep.index import where as filter_rows
+
+    if sweep is not None:
+        folder = Path(sweep) if (Path(sweep) / "sweep.json").exists() else root / sweep
+        if not (folder / "sweep.json").exists():
+            raise MesalabError(f"sweep {sweep!r} not found under {root} (no sweep.json in {folder})")
+        frame = filter_rows(sweep_table(folder), where)
+        hidden = {"trial_dir", "seed_index"}
+    else:
+        frame = filter_rows(runs_index(root), where)
+        hidden = {"path", "created"}
+    if export is not None:
+        write_table(frame, export)
+    if not len(frame):
+        typer.echo("no matching runs")
+    else:
+        shown = [c for c in frame.columns if c not in hidden and frame[c].notna().any()]
+        if sweep is None:  # config columns are many: the leading ones, then the --where keys
+            keys = [k.partition("=")[0].strip() for k in where]
+            shown = shown[:7] + [k for k in keys if k not in shown[:7]]
+        typer.echo(frame[shown].to_string(index=False, max_colwidth=40))
+    if export is not None:
+        typer.echo(f"wrote {export}")
 
 
 @app.command("show")

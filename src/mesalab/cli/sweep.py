@@ -1,0 +1,68 @@
+"""`mesalab sweep EXPERIMENT --axis key=v1,v2 --seeds N`: a grid of trials on Ray."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from mesalab.cli.app import app
+
+
+@app.command("sweep")
+def sweep(
+    experiment: str = typer.Argument(..., help="Sweep experiment: tiny, red-door-arm, ..."),
+    axis: list[str] = typer.Option(
+        [], "--axis", help="KEY=V1,V2,... (dotted keys for nested fields); repeat for a grid."
+    ),
+    seeds: int = typer.Option(1, "--seeds", help="Seeds per grid point."),
+    seed: int = typer.Option(0, "--seed", help="Base seed every trial seed derives from."),
+    workers: int = typer.Option(2, "--workers", help="Most trials running at once."),
+    address: str | None = typer.Option(
+        None, "--address", help="Join a Ray cluster (HOST:PORT or ray://HOST:PORT); default: start one here."
+    ),
+    name: str | None = typer.Option(
+        None, "--name", help="Sweep folder name; an existing sweep folder is resumed."
+    ),
+    out: Path = typer.Option(Path("runs"), "--out", help="Folder that holds run and sweep folders."),
+    threads: int = typer.Option(1, "--threads", help="Torch threads (and Ray CPUs) per trial."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Run every trial of the grid (resuming a sweep with the same spec), write table and report."""
+    from mesalab.errors import MesalabError
+    from mesalab.sweep.experiment import get_sweep_experiment, parse_axis
+    from mesalab.sweep.run import run_sweep
+
+    exp = get_sweep_experiment(experiment)
+    axes: dict[str, list[str]] = {}
+    for text in axis:
+        key, values = parse_axis(text)
+        if key in axes:
+            raise MesalabError(f"--axis {key!r} given twice; list all its values in one --axis")
+        axes[key] = values
+    result = run_sweep(
+        exp,
+        axes,  # type: ignore[arg-type]
+        seeds,
+        out_root=out,
+        workers=workers,
+        address=address,
+        name=name,
+        base_seed=seed,
+        threads_per_trial=threads,
+        progress=not quiet,
+    )
+    done = sum(t.status == "done" for t in result.trials)
+    failed = [t for t in result.trials if t.status == "failed"]
+    kept = len(result.trials) - result.ran
+    typer.echo(f"sweep folder: {result.sweep_dir}")
+    typer.echo(f"report:       {result.sweep_dir / 'report.html'}")
+    typer.echo(f"table:        {result.sweep_dir / 'table.csv'} (and table.parquet)")
+    typer.echo(
+        f"trials: {done} done, {len(failed)} failed, of {len(result.trials)} "
+        f"({result.ran} run now, {kept} kept from before)"
+    )
+    if result.ran:
+        typer.echo(f"wall {result.wall_s:.1f} s, of which Ray start {result.ray_start_s:.1f} s")
+    for trial in failed:
+        typer.echo(f"failed: {trial.trial_id}: {trial.error}")

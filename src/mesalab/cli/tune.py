@@ -1,0 +1,64 @@
+"""`mesalab tune EXPERIMENT --trials N`: Optuna over base-optimizer hyperparameters, trials on Ray."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from mesalab.cli.app import app
+
+
+@app.command("tune")
+def tune(
+    experiment: str = typer.Argument(..., help="Sweep experiment with a search space: tiny, red-door-arm."),
+    trials: int = typer.Option(20, "--trials", help="Total trials the study should hold (resumes count)."),
+    storage: str | None = typer.Option(
+        None, "--storage", help="Optuna database URL to share a study (default: study.db in the folder)."
+    ),
+    study: str | None = typer.Option(None, "--study", help="Study name (default: experiment + spec hash)."),
+    set_: list[str] = typer.Option([], "--set", help="KEY=VALUE fixed for every trial; repeatable."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the sampler and of every trial."),
+    workers: int = typer.Option(2, "--workers", help="Most trials running at once."),
+    address: str | None = typer.Option(None, "--address", help="Join a Ray cluster (HOST:PORT)."),
+    name: str | None = typer.Option(None, "--name", help="Tune folder name; an existing one is resumed."),
+    out: Path = typer.Option(Path("runs"), "--out", help="Folder that holds run folders."),
+    threads: int = typer.Option(1, "--threads", help="Torch threads (and Ray CPUs) per trial."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Search the experiment's declared hyperparameters with Optuna (TPE); resumable."""
+    from mesalab.errors import MesalabError
+    from mesalab.sweep.experiment import parse_axis
+    from mesalab.sweep.tune import tune as run_tune
+
+    overrides: dict[str, str] = {}
+    for text in set_:
+        key, values = parse_axis(text)
+        if len(values) != 1:
+            raise MesalabError(f"--set {text!r}: one value per field")
+        overrides[key] = values[0]
+    result = run_tune(
+        experiment,
+        trials,
+        out_root=out,
+        name=name,
+        storage=storage,
+        study_name=study,
+        workers=workers,
+        address=address,
+        base_seed=seed,
+        threads_per_trial=threads,
+        overrides=overrides,
+        progress=not quiet,
+    )
+    states = [t["state"] for t in result.trials]
+    typer.echo(f"tune folder: {result.tune_dir}")
+    typer.echo(f"study:       {result.study_name} in {result.storage}")
+    typer.echo(
+        f"trials: {states.count('complete')} complete, {states.count('fail')} failed ({result.ran} run now)"
+    )
+    if result.best_value is None:
+        typer.echo("no trial completed")
+        return
+    params = ", ".join(f"{k}={v}" for k, v in (result.best_params or {}).items())
+    typer.echo(f"best {result.objective} ({result.direction}): {result.best_value:.4g} with {params}")
