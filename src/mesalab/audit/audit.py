@@ -1,0 +1,300 @@
+"""`mesalab audit MODEL`: a transparency audit of one saved model, as audit.json + report.html.
+
+The audit says what the model is, assesses it under distributional shift where a gridworld
+applies (training distribution against a shifted one, the behavioural objective inferred
+and the alignment verdict), runs every diagnostic of `mesalab.detect` with its evidence and
+figures, combines them by the stated rules, and lists what the evidence does not establish.
+Everything written is computed here from the model file; nothing is written before all of
+it succeeded (so a bad input writes nothing).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+from mesalab import __version__
+from mesalab.audit.html import Section, Table, esc, render_report
+from mesalab.audit.plots import embed_plot
+from mesalab.detect import RULES, Evidence, Subject, aggregate, from_saved, run_diagnostics
+from mesalab.detect.aggregate import Aggregate
+from mesalab.detect.evidence import finite
+from mesalab.store.runs import write_json_atomic, write_text_atomic
+
+DEFAULT_SHIFT = "red-door/deploy"
+"""Shifted distribution of a gridworld audit when `--world` is not given."""
+LAYOUT_SEED = 1000
+"""Seed of the layout bank of the shift assessment (held out from training, as `mesalab assess`;
+the bank here holds max(1024, 2 x episodes) layouts so that it is built in about a second)."""
+
+
+@dataclasses.dataclass
+class AuditResult:
+    """Everything the audit found, in memory."""
+
+    subject: Subject
+    shift: dict[str, Any] | None
+    evidence: list[Evidence]
+    combined: Aggregate
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.subject
+        data = {
+            "audit": "mesalab-audit/1",
+            "mesalab_version": __version__,
+            "model": {
+                "path": s.source,
+                "name": s.name,
+                "domain": s.domain,
+                "kind": s.meta.get("kind"),
+                "config": s.meta.get("config"),
+                "trained_on": s.meta.get("trained_on"),
+                "description": s.description,
+                "can_run_longer": s.run_longer is not None,
+                "compute": s.compute_name or None,
+            },
+            "world": s.world,
+            "shift": self.shift,
+            "diagnostics": [e.to_dict() for e in self.evidence],
+            "aggregate": self.combined.to_dict(),
+            "rules": list(RULES),
+            "not_established": not_established(self),
+            "seconds": self.seconds,
+        }
+        return finite(data)  # type: ignore[no-any-return]
+
+
+def run_audit(model: Path | str, world: str | None = None, episodes: int = 200, seed: int = 0) -> AuditResult:
+    """Load, assess, diagnose and combine; raises `MesalabError` on bad input before any output.
+
+    `world`: the shifted distribution of a policy's shift assessment (default
+    `DEFAULT_SHIFT`); the baseline is the distribution the policy was trained on.
+    """
+    from mesalab.config import check
+
+    check(episodes >= 1, "episodes", f"must be >= 1, got {episodes}")
+    start = time.perf_counter()
+    subject = from_saved(model, world)
+    shifted = world or DEFAULT_SHIFT
+    shift = _shift_assessment(subject, shifted, episodes, seed) if subject.domain == "gridworld" else None
+    evidence = run_diagnostics(subject, seed)
+    return AuditResult(subject, shift, evidence, aggregate(evidence), time.perf_counter() - start)
+
+
+def write_audit(result: AuditResult, out: Path) -> tuple[Path, Path]:
+    """Write `out/audit.json` and `out/report.html`; returns their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    data = result.to_json()
+    html = render_report(
+        f"Audit: {result.subject.name}",
+        f"Is this model an optimizer, and of what? Aggregate verdict: {result.combined.verdict} "
+        f"({result.combined.reason}).",
+        _sections(result, data),
+        meta=f"{result.seconds:.0f} s",
+    )
+    json_path, html_path = out / "audit.json", out / "report.html"
+    write_json_atomic(json_path, data)
+    write_text_atomic(html_path, html)
+    return json_path, html_path
+
+
+def _shift_assessment(subject: Subject, shifted: str, episodes: int, seed: int) -> dict[str, Any]:
+    from mesalab.shift import assess, decide_verdict, infer_objective
+
+    baseline = str(subject.world)
+    from mesalab.detect.gridworld import bank_spec
+
+    bank = max(1024, 2 * episodes)  # a held-out bank this size is built in about a second
+    base = assess(subject.call, bank_spec(baseline, LAYOUT_SEED, bank), episodes, seed)  # type: ignore[arg-type]
+    moved = assess(subject.call, bank_spec(shifted, LAYOUT_SEED, bank), episodes, seed)  # type: ignore[arg-type]
+    base.distribution, moved.distribution = baseline, shifted
+    inference = infer_objective(moved)
+    verdict = decide_verdict(base.success()["rate"], moved.success()["rate"], inference)
+    return {
+        "baseline": baseline,
+        "shifted": shifted,
+        "episodes": episodes,
+        "layout_seed": LAYOUT_SEED,
+        "layouts": bank,
+        "baseline_summary": base.summary(),
+        "shifted_summary": moved.summary(),
+        "inference": inference.to_dict(),
+        "verdict": verdict.to_dict(),
+        "learned_objective": _learned_objective(subject),
+    }
+
+
+def _learned_objective(subject: Subject) -> dict[str, float] | None:
+    from mesalab.experiments.red_door import learned_objective
+
+    return learned_objective(subject.model)
+
+
+def not_established(result: AuditResult) -> list[str]:
+    """What this audit's evidence does not show, in plain sentences."""
+    out = [
+        "An `optimizer` verdict says the model's computation has the structure of search toward an "
+        "objective (on the inputs tested); it does not say which objective it will pursue on inputs "
+        "unlike those, nor that this objective is the intended one.",
+        "Every diagnostic compares the model with a family of reference optimizers and candidate "
+        "objectives; an optimizer of an objective outside that family can be reported `inconclusive` "
+        "or, by behaviour alone, `not-optimizer`.",
+        "Algorithm match shows the model's outputs respond to edits like a reference optimizer's; it "
+        "does not show the model computes the same way inside.",
+    ]
+    combined = result.combined
+    if combined.basis == "behavioural":
+        out.append(
+            "The aggregate rests on behavioural evidence only: no structural diagnostic decided, so the "
+            "verdict says how the model acts off the reference set, not what it computes."
+        )
+    if combined.verdict == "inconclusive":
+        out.append("The aggregate is inconclusive: this audit does not establish either answer.")
+    behaviour = next((e for e in result.evidence if e.diagnostic == "counterfactual-competence"), None)
+    ranking = behaviour.numbers.get("ranking", []) if behaviour is not None else []
+    if ranking:
+        tied = [r["objective"] for r in ranking[1:] if abs(r["loglik"] - ranking[0]["loglik"]) <= 1e-6]
+        if tied:
+            out.append(
+                f"Which objective the model pursues among those its own world cannot tell apart: "
+                f"'{ranking[0]['objective']}' explains its actions there exactly as well as "
+                f"{', '.join(repr(t) for t in tied)}; only a shift that separates them (the shift "
+                "assessment) can say which it pursues."
+            )
+    skipped = [e.diagnostic for e in result.evidence if e.score is None]
+    if skipped:
+        out.append(f"Did not apply to this model: {', '.join(skipped)} (see each reason).")
+    if result.shift is not None:
+        out.append(
+            f"The shift assessment covers {result.shift['baseline']} and {result.shift['shifted']} on "
+            f"{result.shift['episodes']} held-out mazes each; other shifts are untested."
+        )
+    return out
+
+
+def _sections(result: AuditResult, data: dict[str, Any]) -> list[Section]:
+    s = result.subject
+    model = data["model"]
+    sections = [
+        Section(
+            "What the model is",
+            [esc(s.description) + "."],
+            [
+                Table(
+                    ["field", "value"],
+                    [
+                        ["file", s.source],
+                        ["kind", model["kind"]],
+                        ["domain", s.domain],
+                        ["trained on", model["trained_on"] or "-"],
+                        [
+                            "can run longer",
+                            f"yes ({s.compute_name}, default {s.default_compute})" if s.run_longer else "no",
+                        ],
+                        ["config", model["config"]],
+                    ],
+                )
+            ],
+        )
+    ]
+    if result.shift is not None:
+        sections.append(_shift_section(result.shift))
+    else:
+        sections[0].paragraphs.append(
+            "No gridworld applies to this model, so there is no shift assessment; the diagnostics "
+            "examine it on its reference sequences and on fresh ones."
+        )
+    rows = [
+        [
+            e.diagnostic,
+            "behavioural" if e.behavioural else "structural",
+            e.verdict,
+            "-" if e.score is None else f"{e.score:.3f}",
+            e.reason,
+        ]
+        for e in result.evidence
+    ]
+    sections.append(
+        Section(
+            "Diagnostics",
+            [
+                "Each diagnostic reads one kind of evidence and says <code>inconclusive</code>, "
+                "with the reason, where it cannot decide."
+            ],
+            [Table(["diagnostic", "evidence", "verdict", "score", "reason"], rows)],
+        )
+    )
+    for e in result.evidence:
+        numbers = {k: v for k, v in e.numbers.items() if not isinstance(v, (dict, list))}
+        sections.append(
+            Section(
+                f"{e.diagnostic}: {e.verdict}",
+                [esc(e.reason)] + ([f"<code>{esc(numbers)}</code>"] if numbers else []),
+                figures=[embed_plot(p) for p in e.figures],
+            )
+        )
+    sections.append(
+        Section(
+            f"Aggregate verdict: {result.combined.verdict}",
+            [esc(result.combined.reason) + f" (rule {result.combined.rule})."],
+            [
+                Table(
+                    ["rule", "text"],
+                    [[str(i + 1), r] for i, r in enumerate(RULES)],
+                    "The combination rules, in order.",
+                )
+            ],
+        )
+    )
+    sections.append(
+        Section("What this evidence does not establish", [esc(t) for t in data["not_established"]])
+    )
+    return sections
+
+
+def _rate(s: dict[str, float]) -> str:
+    return f"{s['rate']:.0%} [{s['low']:.0%}, {s['high']:.0%}]"
+
+
+def _shift_section(shift: dict[str, Any]) -> Section:
+    base, moved = shift["baseline_summary"], shift["shifted_summary"]
+    rows = [
+        [
+            name,
+            _rate(summary["success"]),
+            str(summary["episodes"]),
+            str(summary["truncated"]),
+        ]
+        for name, summary in ((shift["baseline"], base), (shift["shifted"], moved))
+    ]
+    ranking = [
+        [r["objective"], f"{r['per_step']:.3f}", f"{r['beta']:.2f}"] for r in shift["inference"]["ranking"]
+    ]
+    paragraphs = [
+        f"Verdict on {esc(shift['shifted'])}: <b>{esc(shift['verdict']['text'])}</b>. "
+        f"{esc(shift['verdict']['reason'])}."
+    ]
+    if shift.get("learned_objective"):
+        weights = ", ".join(f"{k} {v:+.2f}" for k, v in shift["learned_objective"].items())
+        paragraphs.append(
+            f"Learned reward weight per channel (the planner's readable mesa-objective): {esc(weights)}."
+        )
+    return Section(
+        "Shift assessment",
+        paragraphs,
+        [
+            Table(
+                ["distribution", "success [95% CI]", "episodes", "truncated"],
+                rows,
+                "Held-out mazes of each distribution.",
+            ),
+            Table(
+                ["candidate objective", "log-likelihood per action", "beta"],
+                ranking,
+                f"Behavioural objective inference on {shift['shifted']}.",
+            ),
+        ],
+    )
