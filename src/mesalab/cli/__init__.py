@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import sys
 
+from mesalab.cli import audit as _audit  # noqa: F401
+from mesalab.cli import break_shift as _break_shift  # noqa: F401
+from mesalab.cli import run_emergence as _run_emergence  # noqa: F401
 from mesalab.cli import run_icl_gd as _run_icl_gd  # noqa: F401
 from mesalab.cli import run_red_door as _run_red_door  # noqa: F401
 from mesalab.cli import runs as _runs  # noqa: F401
+from mesalab.cli import sweep as _sweep  # noqa: F401
+from mesalab.cli import tune as _tune  # noqa: F401
 
 # Each module adds its commands to `app` (or to `run_app`) when imported.
 from mesalab.cli import worlds as _worlds  # noqa: F401
+from mesalab.cli import zoo as _zoo  # noqa: F401
 from mesalab.cli.app import app
 from mesalab.errors import MesalabError
 
