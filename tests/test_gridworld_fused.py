@@ -77,3 +77,14 @@ def test_fused_can_be_disabled(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(DISABLE_VARIABLE, "1")
     with pytest.raises(MesalabError, match=DISABLE_VARIABLE):
         fused_kernel()
+
+
+def test_fused_splits_worlds_over_threads_with_the_same_results() -> None:
+    """At B > 1024 the kernel runs chunks of worlds on several threads: nothing may change."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        make = lambda fused: GridWorld(DEPLOY, 2500, seed=8, fused=fused)  # noqa: E731
+        assert _same_rollout(make(False), make(True), 60, seed=9) > 0
+    finally:
+        torch.set_num_threads(previous)

@@ -28,13 +28,15 @@ _SOURCE = r"""
 // Returns done count; fills the preallocated outputs.
 int64_t fused_step(
     torch::Tensor actions, torch::Tensor agent, torch::Tensor steps, torch::Tensor ints,
-    int64_t cell_offset, int64_t colour_offset, torch::Tensor deltas, torch::Tensor pays,
+    torch::Tensor cells, int64_t colour_offset, torch::Tensor deltas, torch::Tensor pays,
     int64_t max_steps, int64_t num_targets, torch::Tensor obs, int64_t obs_stride, int64_t agent_plane,
     torch::Tensor before, torch::Tensor objectives, torch::Tensor reached, torch::Tensor reached_colour,
     torch::Tensor steps_out, torch::Tensor terminated, torch::Tensor truncated,
     bool autoreset, torch::Tensor episode, torch::Tensor done_index) {
   const int64_t batch = agent.size(0);
   const int64_t width = ints.size(1);
+  const int64_t cells_width = cells.size(1);
+  const int16_t* cell = cells.data_ptr<int16_t>();
   const int64_t num_objectives = pays.size(2);
   const int64_t* act = actions.data_ptr<int64_t>();
   int64_t* pos = agent.data_ptr<int64_t>();
@@ -62,7 +64,7 @@ int64_t fused_step(
       const int64_t* row = block + b * width;
       const int64_t here = pos[b];
       const int64_t proposed = here + delta[act[b]];
-      const int64_t code = row[cell_offset + proposed];
+      const int64_t code = cell[b * cells_width + proposed];
       const int64_t there = code > num_targets ? here : proposed;
       pos[b] = there;
       prev[b] = here;
@@ -161,7 +163,8 @@ def _build() -> ModuleType:
         "mesalab_gridworld_step",
         cpp_sources=_SOURCE,
         functions=["fused_step", "fused_start"],
-        extra_cflags=["-O3"],
+        extra_cflags=["-O3", "-fopenmp"],
+        extra_ldflags=["-fopenmp"],
         verbose=False,
     )
 

@@ -146,6 +146,10 @@ class LayoutBank:
         self.start = torch.zeros(num_layouts, dtype=torch.int64, device=device)
         self.targets = torch.zeros(num_layouts, 1 + max_objects, dtype=torch.int64, device=device)
         self.start_dist = torch.zeros(num_layouts, 1 + max_objects, dtype=torch.int32, device=device)
+        self.symmetric_walls = torch.zeros(8 * num_layouts, area, dtype=torch.bool, device=device)
+        """Row `s * num_layouts + l`: layout l's walls under symmetry s (so an episode's walls are
+        one row copy, not a per-cell gather)."""
+        self._to_source = symmetry_permutations(size, device).argsort(1)  # (8, area): cell -> source cell
         num_blocks = -(-num_layouts // self.block_size)
         self._ready = torch.zeros(num_blocks, dtype=torch.bool)
         self._complete = False
@@ -165,6 +169,9 @@ class LayoutBank:
         walls = generate_mazes(self.size, maze_keys)
         placed = place(walls, world_keys(self.layout_seed, "place", ids), self.max_objects)
         self.walls[ids] = walls.view(ids.shape[0], -1)
+        for symmetry in range(8):
+            rows = symmetry * self.num_layouts + ids
+            self.symmetric_walls[rows] = self.walls[ids][:, self._to_source[symmetry]]
         self.start[ids] = placed["start"]
         self.targets[ids] = placed["targets"]
         self.start_dist[ids] = placed["start_dist"]

@@ -87,8 +87,8 @@ class GridWorld:
         self.world_ids = ids.to(self.device, torch.int64)
         self._keys = world_keys(seed, "world", self.world_ids)
         self._bank = layout_bank(spec, self.device)
-        self._symmetries = symmetry_permutations(spec.size, self.device)
-        self._inverse = self._symmetries.argsort(1)
+        self._symmetric_cell = symmetry_permutations(spec.size, self.device).view(-1)
+        """`s * H*W + c`: where cell c goes under symmetry s."""
         self._prepare_draws()
         self.objective_names = candidate_names()
         self._base_column = self.objective_names.index(BASE_OBJECTIVE)
@@ -96,7 +96,11 @@ class GridWorld:
         self.episode = torch.zeros(batch_size, dtype=torch.int64, device=self.device)
         self._layout = _IntLayout(spec.num_targets, spec.size**2)
         self._ints = torch.zeros(batch_size, self._layout.width, dtype=torch.int64, device=self.device)
-        self._ints[:, self._layout.cell_code] = spec.num_targets + 1  # all wall until reset
+        self._cells = torch.full(
+            (batch_size, spec.size**2 + 1), spec.num_targets + 1, dtype=torch.int16, device=self.device
+        )
+        """`(B, H*W + 1)` what each cell holds: its target slot, T for floor, T + 1 for wall (the
+        last column is a sink for absent targets); int16 keeps the step's lookups in cache."""
         self.state = self._empty_state()
         self._pays = torch.zeros(
             batch_size, spec.num_targets + 1, len(self.objective_names), device=self.device
@@ -175,6 +179,7 @@ class GridWorld:
         loaded = {name: getattr(state, name).to(self.device, getattr(s, name).dtype) for name in _FIELDS}
         rows = self._episode_rows(GridState(size=state.size, **loaded))
         self._ints.copy_(rows.pop("ints"))
+        self._cells.copy_(rows.pop("cells"))
         for name in ("walls", "start_dist", "agent", "steps"):
             getattr(s, name).copy_(loaded[name])
         self._pays.copy_(rows.pop("pays"))
@@ -189,11 +194,11 @@ class GridWorld:
         before = s.agent
         proposed = before + self._deltas.index_select(0, actions)
         # one gather says what the move runs into: a target slot, floor (T) or wall (T + 1)
-        code = self._cell_code.gather(1, proposed[:, None]).squeeze(1)
+        code = self._cells.gather(1, proposed[:, None]).squeeze(1)
         s.agent = torch.where(code > num_targets, before, proposed)
         s.steps += 1
         self.observer.move_agent(before, s.agent)
-        slot = code.clamp_max(num_targets)  # T: no target reached
+        slot = code.clamp_max(num_targets).long()  # T: no target reached
         terminated = slot < num_targets
         truncated = (slot == num_targets) & (s.steps >= self.spec.max_steps)
         # row (world, slot) of the flattened pays-table; index_select beats 2-D advanced indexing
@@ -238,7 +243,7 @@ class GridWorld:
         area = self.spec.size**2
         done_count = self._kernel.fused_step(
             actions.to(torch.int64).contiguous(), s.agent, s.steps, self._ints,
-            lay.cell_code.start, lay.colour_or_none.start, self._deltas, self._pays,
+            self._cells, lay.colour_or_none.start, self._deltas, self._pays,
             self.spec.max_steps, self.spec.num_targets,
             self.observer.buffer if symbolic else empty, len(self.channels) * area, area,
             before, objectives, reached, colour, steps, terminated, truncated,
@@ -256,11 +261,6 @@ class GridWorld:
         return self.observer.buffer, objectives[:, self._base_column], terminated, truncated, info
 
     @property
-    def _cell_code(self) -> torch.Tensor:
-        """`(B, H*W + 1)`: per cell its target slot, T for floor, T + 1 for wall (last: a sink)."""
-        return self._ints[:, self._layout.cell_code]
-
-    @property
     def _colour_or_none(self) -> torch.Tensor:
         """`(B, T + 1)`: each slot's colour, -1 for absent slots and for slot T (nothing)."""
         return self._ints[:, self._layout.colour_or_none]
@@ -273,17 +273,23 @@ class GridWorld:
         """Build episode `episodes` `(N,)` of the worlds at `index` `(N,)` into `_next`."""
         draws = self._episode_draws(index, episodes)
         self._bank.ensure(draws["layout"])
-        sym, inv = self._symmetries[draws["symmetry"]], self._inverse[draws["symmetry"]]
-        layout = draws["layout"]
-        start = sym.gather(1, self._bank.start[layout][:, None]).squeeze(1)
+        layout, area = draws["layout"], self.spec.size**2
+        moved = draws["symmetry"] * area  # offset of this symmetry's row of `_symmetric_cell`
+        start = self._symmetric_cell.index_select(0, moved + self._bank.start.index_select(0, layout))
         slot = torch.arange(self.spec.num_targets, device=self.device)
         present = (slot[None] == 0) | (slot[None] <= draws["num_objects"][:, None])
         fresh = GridState(
             size=self.spec.size,
-            walls=self._bank.walls[layout].gather(1, inv),
+            walls=self._bank.symmetric_walls.index_select(
+                0, draws["symmetry"] * self.spec.num_layouts + layout
+            ),
             agent=start,
             start=start,
-            targets=torch.where(present, sym.gather(1, self._bank.targets[layout]), NO_TARGET),
+            targets=torch.where(
+                present,
+                self._symmetric_cell[moved[:, None] + self._bank.targets.index_select(0, layout)],
+                NO_TARGET,
+            ),
             colours=torch.where(present, draws["colours"], NO_TARGET),
             start_dist=self._bank.start_dist[layout],
             steps=torch.zeros_like(start),
@@ -307,6 +313,7 @@ class GridWorld:
         s = self.state
         rows = {name: value.index_select(0, ahead_rows) for name, value in self._next.items()}
         self._ints.index_copy_(0, index, rows.pop("ints"))
+        self._cells.index_copy_(0, index, rows.pop("cells"))
         self._pays.index_copy_(0, index, rows.pop("pays"))
         walls = rows.pop("walls")
         s.walls.index_copy_(0, index, walls)
@@ -342,7 +349,8 @@ class GridWorld:
     def _current_pairs(self) -> dict[str, torch.Tensor]:
         """Built-ahead name -> the current buffer its rows are copied into (all but observer rows)."""
         s = self.state
-        pairs = {"ints": self._ints, "pays": self._pays, "walls": s.walls, "start_dist": s.start_dist}
+        pairs = {"ints": self._ints, "cells": self._cells, "pays": self._pays}
+        pairs.update(walls=s.walls, start_dist=s.start_dist)
         pairs.update({f"tag.{name}": tag for name, tag in self.tags.items()})
         return pairs
 
@@ -368,12 +376,13 @@ class GridWorld:
         ints[:, lay.targets] = state.targets
         ints[:, lay.colours] = state.colours
         ints[:, lay.colour_or_none] = torch.nn.functional.pad(state.colours, (0, 1), value=NO_TARGET)
-        code = torch.where(state.walls, num_targets + 1, num_targets)
-        code = torch.nn.functional.pad(code, (0, 1), value=num_targets + 1)
+        code = torch.nn.functional.pad(
+            state.walls.to(torch.int16) + num_targets, (0, 1), value=num_targets + 1
+        )
         sink = torch.full_like(state.targets, lay.area)  # absent targets write the sink column
-        slots = torch.arange(num_targets, device=self.device).expand_as(state.targets)
-        ints[:, lay.cell_code] = code.scatter(1, torch.where(state.targets >= 0, state.targets, sink), slots)
-        rows = {"ints": ints, "pays": pays_table(state, self.objective_names)}
+        slots = torch.arange(num_targets, dtype=torch.int16, device=self.device).expand_as(state.targets)
+        code.scatter_(1, torch.where(state.targets >= 0, state.targets, sink), slots)
+        rows = {"ints": ints, "cells": code, "pays": pays_table(state, self.objective_names)}
         rows.update(self.observer.episode_rows(state))
         return rows
 
@@ -423,7 +432,7 @@ _FIELDS = ("walls", "agent", "start", "targets", "colours", "start_dist", "steps
 
 
 class _IntLayout:
-    """Column ranges of the per-world int64 block: start | targets | colours | colour-or-none | cell codes."""
+    """Column ranges of the per-world int64 block: start | targets | colours | colour-or-none."""
 
     def __init__(self, num_targets: int, area: int) -> None:
         t = num_targets
@@ -432,8 +441,7 @@ class _IntLayout:
         self.targets = slice(1, 1 + t)
         self.colours = slice(1 + t, 1 + 2 * t)
         self.colour_or_none = slice(1 + 2 * t, 2 + 3 * t)
-        self.cell_code = slice(2 + 3 * t, 3 + 3 * t + area)
-        self.width = 3 + 3 * t + area
+        self.width = 2 + 3 * t
 
 
 def _colour_map(names: tuple[str, ...], device: torch.device) -> torch.Tensor:
