@@ -144,3 +144,10 @@ def test_cli_joins_an_existing_cluster_by_address(ray_cluster, tmp_path: Path) -
     assert "trials: 2 done, 0 failed" in result.stdout
     assert "Ray start" in result.stdout  # it connected (and only disconnected afterwards)
     assert ray.is_initialized() and ray.cluster_resources().get("CPU") == 2  # the cluster is still up
+
+
+def test_axis_value_null_means_none() -> None:
+    """`--axis pool_size=null,16` reaches a field whose None means 'infinite'."""
+    experiment = get_sweep_experiment("emergence-icl-trial")
+    assert with_overrides(experiment.config, {"pool_size": "null"}).pool_size is None
+    assert with_overrides(experiment.config, {"pool_size": "16"}).pool_size == 16

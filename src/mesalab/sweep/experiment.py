@@ -102,8 +102,8 @@ def with_overrides(config: Config, overrides: dict[str, Any]) -> Config:
 def _typed(config: Config, key: str, value: Any) -> Any:
     """`value` as given if it validates alone, else its JSON reading if that does."""
     candidates = [value]
-    if isinstance(value, str) and (parsed := _json_or_none(value)) is not None:
-        candidates.append(parsed)
+    if isinstance(value, str) and (parsed := _json_or_missing(value)) is not _MISSING:
+        candidates.append(parsed)  # `null` reads as None: a value, not a failed parse
     for candidate in candidates:
         data = config.to_dict()
         _set_path(data, key, candidate, type(config).__name__)
@@ -137,11 +137,14 @@ def _set_path(data: dict[str, Any], key: str, value: Any, owner: str) -> None:
             node = node[part]
 
 
-def _json_or_none(text: str) -> Any:
+_MISSING = object()
+
+
+def _json_or_missing(text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError:
-        return None
+        return _MISSING
 
 
 def split_values(text: str) -> list[str]:
