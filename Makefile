@@ -37,6 +37,10 @@ test: lint typecheck unit
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/env_throughput.py
 	$(BIN)/python benchmarks/red_door_budget.py
+	$(BIN)/python benchmarks/icl_gd.py
+	$(BIN)/python benchmarks/zoo_budget.py
+	$(BIN)/python benchmarks/sweep_overhead.py
+	$(BIN)/python benchmarks/emergence_red_door_budget.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

@@ -20,7 +20,6 @@ both, as the GPT-2 models of Raventós et al. can.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -35,14 +34,15 @@ from mesalab.envs.icl import bayes
 from mesalab.envs.icl import compare as cmp
 from mesalab.envs.icl.sampler import Batch, sample_seeded, task_pool
 from mesalab.envs.icl.spec import TaskSpec
+from mesalab.experiments.emergence_sweep import run_emergence
 from mesalab.experiments.icl_gd_train import TrainSettings, train
 from mesalab.models.io import save_model
 from mesalab.models.softmax_transformer import SoftmaxTransformer, SoftmaxTransformerConfig
 from mesalab.seeding import derive_seed
-from mesalab.store import read_json, write_json_atomic
+from mesalab.store import read_json
 from mesalab.store.metrics import MetricsLogger
-from mesalab.sweep.experiment import SweepExperiment, get_sweep_experiment, register_sweep_experiment
-from mesalab.sweep.run import SweepResult, TrialRecord, run_sweep
+from mesalab.sweep.experiment import SweepExperiment, register_sweep_experiment
+from mesalab.sweep.run import SweepResult, TrialRecord
 
 TRIAL_NAME = "emergence-icl-trial"
 """Name of the trial in the sweep registry."""
@@ -254,8 +254,6 @@ class EmergenceIclConfig(Config):
 
 QUICK = EmergenceIclConfig(pool_sizes=QUICK_POOL_SIZES, seeds=1, trial=QUICK_TRIAL)
 """The `--quick` preset: M in {1, 16, inf}, one seed, 600 steps (a demo, not a finding)."""
-CONFIG_FILE = "emergence.json"
-"""The experiment config and its aggregate, beside the sweep's own `sweep.json`."""
 KEYS = (
     "unseen_mse",
     "unseen_ridge_mse",
@@ -291,33 +289,21 @@ def run(
     """Run (or resume) the sweep, aggregate it, write `emergence.json` and `report.html`."""
     from mesalab.experiments.emergence_icl_report import write_report
 
-    if name is not None and (out_root / name / CONFIG_FILE).exists():  # resuming: its own config wins
-        cfg = EmergenceIclConfig.from_dict(read_json(out_root / name / CONFIG_FILE)["config"])
-    experiment = dataclasses.replace(get_sweep_experiment(TRIAL_NAME), config=cfg.trial)
-    result = run_sweep(
-        experiment,
-        {"pool_size": list(cfg.pool_sizes)},
-        seeds=cfg.seeds,
-        out_root=out_root,
-        workers=workers,
-        address=address,
-        name=name,
-        threads_per_trial=threads_per_trial,
-        progress=progress,
+    return run_emergence(
+        "emergence-icl",
+        cfg,
+        TRIAL_NAME,
+        "pool_size",
+        lambda c: list(c.pool_sizes),
+        aggregate,
+        write_report,
+        out_root,
+        workers,
+        address,
+        name,
+        threads_per_trial,
+        progress,
     )
-    summary = aggregate(result.trials, cfg)
-    write_json_atomic(
-        result.sweep_dir / CONFIG_FILE,
-        {
-            "experiment": "emergence-icl",
-            "config": cfg.to_dict(),
-            **summary,
-            "wall_s_this_call": result.wall_s,
-            "trials_run_this_call": result.ran,
-        },
-    )
-    write_report(result, cfg, summary)
-    return result.sweep_dir
 
 
 def _geomean(values: list[float]) -> float:

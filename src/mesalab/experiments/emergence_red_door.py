@@ -24,7 +24,6 @@ What counts as pseudo-aligned (both are reported, per fraction, over seeds, Wils
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,16 +31,17 @@ from typing import Any
 
 from mesalab.config import Config, check
 from mesalab.envs.gridworld import MixtureWorld, get_distribution
+from mesalab.experiments.emergence_sweep import run_emergence
 from mesalab.experiments.red_door import learned_objective
 from mesalab.models.io import save_model
 from mesalab.models.policy import ActorCritic, PolicyConfig
 from mesalab.seeding import derive_seed, seeded_init
 from mesalab.shift import VerdictConfig, assess, decide_verdict, infer_objective
 from mesalab.shift.stats import rate_summary
-from mesalab.store import read_json, write_json_atomic
+from mesalab.store import read_json
 from mesalab.store.metrics import MetricsLogger
-from mesalab.sweep.experiment import SweepExperiment, get_sweep_experiment, register_sweep_experiment
-from mesalab.sweep.run import SweepResult, TrialRecord, run_sweep
+from mesalab.sweep.experiment import SweepExperiment, register_sweep_experiment
+from mesalab.sweep.run import SweepResult, TrialRecord
 from mesalab.train import ppo
 
 TRIAL_NAME = "emergence-red-door-trial"
@@ -221,8 +221,6 @@ class EmergenceRedDoorConfig(Config):
 
 QUICK = EmergenceRedDoorConfig(fractions=QUICK_FRACTIONS, seeds=2, trial=QUICK_TRIAL)
 """The `--quick` preset: 3 fractions x 2 seeds at a small PPO budget (a demo, not a finding)."""
-CONFIG_FILE = "emergence.json"
-"""The experiment config and its aggregate, beside the sweep's own `sweep.json`."""
 
 
 def run(
@@ -237,33 +235,21 @@ def run(
     """Run (or resume) the sweep, aggregate it, write `emergence.json` and `report.html`."""
     from mesalab.experiments.emergence_red_door_report import write_report
 
-    if name is not None and (out_root / name / CONFIG_FILE).exists():  # resuming: its own config wins
-        cfg = EmergenceRedDoorConfig.from_dict(read_json(out_root / name / CONFIG_FILE)["config"])
-    experiment = dataclasses.replace(get_sweep_experiment(TRIAL_NAME), config=cfg.trial)
-    result = run_sweep(
-        experiment,
-        {"alt_fraction": list(cfg.fractions)},
-        seeds=cfg.seeds,
-        out_root=out_root,
-        workers=workers,
-        address=address,
-        name=name,
-        threads_per_trial=threads_per_trial,
-        progress=progress,
+    return run_emergence(
+        "emergence-red-door",
+        cfg,
+        TRIAL_NAME,
+        "alt_fraction",
+        lambda c: list(c.fractions),
+        aggregate,
+        write_report,
+        out_root,
+        workers,
+        address,
+        name,
+        threads_per_trial,
+        progress,
     )
-    summary = aggregate(result.trials, cfg)
-    write_json_atomic(
-        result.sweep_dir / CONFIG_FILE,
-        {
-            "experiment": "emergence-red-door",
-            "config": cfg.to_dict(),
-            **summary,
-            "wall_s_this_call": result.wall_s,
-            "trials_run_this_call": result.ran,
-        },
-    )
-    write_report(result, cfg, summary)
-    return result.sweep_dir
 
 
 def aggregate(trials: list[TrialRecord], cfg: EmergenceRedDoorConfig) -> dict[str, Any]:
