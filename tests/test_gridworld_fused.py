@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 import torch
 
@@ -12,6 +15,9 @@ from mesalab.envs.gridworld.mixture import MixtureWorld
 from mesalab.errors import ConfigError, MesalabError
 
 DEPLOY = get_distribution("red-door/deploy").replace(num_layouts=512)
+
+if shutil.which(os.environ.get("CXX", "c++")) is None:
+    pytest.skip("no C++ compiler to build the fused step with", allow_module_level=True)
 
 
 def _same_rollout(eager: GridWorld, fused: GridWorld, steps: int, seed: int) -> int:
