@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import torch
-
-from mesalab.envs.gridworld.oracle import MOVES
 
 NO_TARGET = -1
 """Index used for 'no target reached' and for absent target slots."""
@@ -57,22 +54,9 @@ class GridState:
         hit = self.targets == self.agent[:, None]
         return torch.where(hit.any(1), hit.int().argmax(1), NO_TARGET)
 
-    def move(self, actions: torch.Tensor) -> None:
-        """Apply moves in place; a move into a wall leaves the agent where it is."""
-        proposed = self.agent + _move_deltas(self.size, self.device).index_select(0, actions)
-        blocked = self.walls.gather(1, proposed[:, None]).squeeze(1)
-        self.agent = torch.where(blocked, self.agent, proposed)
-        self.steps = self.steps + 1
-
     def grid(self, field: torch.Tensor) -> torch.Tensor:
         """View a `(B, size*size)` tensor as `(B, size, size)`."""
         return field.view(-1, self.size, self.size)
-
-
-@functools.cache
-def _move_deltas(size: int, device: torch.device) -> torch.Tensor:
-    """`(4,)` int64 flat-index change of each action; cached so a step builds no tensor."""
-    return torch.tensor([dr * size + dc for dr, dc in MOVES], device=device)
 
 
 _TENSOR_FIELDS = [f.name for f in dataclasses.fields(GridState) if f.name != "size"]

@@ -312,17 +312,11 @@ class GridWorld:
         """Start the episodes built ahead in rows `ahead_rows` of `_next` in the worlds at `index`."""
         s = self.state
         rows = {name: value.index_select(0, ahead_rows) for name, value in self._next.items()}
-        self._ints.index_copy_(0, index, rows.pop("ints"))
-        self._cells.index_copy_(0, index, rows.pop("cells"))
-        self._pays.index_copy_(0, index, rows.pop("pays"))
-        walls = rows.pop("walls")
-        s.walls.index_copy_(0, index, walls)
-        s.start_dist.index_copy_(0, index, rows.pop("start_dist"))
+        for name, buffer in self._current_pairs().items():
+            buffer.index_copy_(0, index, rows[name] if name == "walls" else rows.pop(name))
         s.agent.index_copy_(0, index, s.start.index_select(0, index))
         s.steps.index_fill_(0, index, 0)
-        for name, tag in self.tags.items():
-            tag.index_copy_(0, index, rows.pop(f"tag.{name}"))
-        self.observer.start_episodes(index, s.agent.index_select(0, index), walls, rows)
+        self.observer.start_episodes(index, s.agent.index_select(0, index), rows.pop("walls"), rows)
 
     def _fused_start(self, index: torch.Tensor) -> None:
         """`reset_worlds` through the compiled kernel (symbolic observations)."""
@@ -347,7 +341,8 @@ class GridWorld:
         raise AssertionError("episodes built ahead were not found after building them")
 
     def _current_pairs(self) -> dict[str, torch.Tensor]:
-        """Built-ahead name -> the current buffer its rows are copied into (all but observer rows)."""
+        """Built-ahead name -> the current buffer its rows are copied into (all but observer rows);
+        both episode starts (`_install`, the fused kernel) copy through this one list."""
         s = self.state
         pairs = {"ints": self._ints, "cells": self._cells, "pays": self._pays}
         pairs.update(walls=s.walls, start_dist=s.start_dist)
