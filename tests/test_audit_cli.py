@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import torch
 
+from cli_helpers import mesalab
 from mesalab.detect import DIAGNOSTICS
 from mesalab.models.io import save_model
 from mesalab.models.policy import ActorCritic, PolicyConfig
 from mesalab.models.reference.gd import gd_construction
-
-ENV = {**os.environ, "MESALAB_THREADS": "1"}
-
-
-def mesalab(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mesalab", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=ENV,
-        timeout=300,
-    )
 
 
 def save_planner(path: Path, size: int = 11) -> Path:

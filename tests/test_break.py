@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_helpers import mesalab as run_mesalab
 from mesalab.errors import ConfigError
 from mesalab.models.scripted import GoalSeeker
 from mesalab.sweep.break_shift import BreakConfig, search_worst_shift
@@ -23,9 +23,7 @@ EPISODES = 40
 
 
 def mesalab(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mesalab", *args], cwd=cwd, capture_output=True, text=True, timeout=240
-    )
+    return run_mesalab(*args, cwd=cwd, timeout=240)
 
 
 def test_cli_finds_the_known_worst_shift_of_a_red_seeker(tmp_path: Path) -> None:

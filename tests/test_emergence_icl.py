@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
+from cli_helpers import mesalab
 from mesalab.envs.icl import bayes
 from mesalab.envs.icl.sampler import sample_seeded, task_pool
 from mesalab.envs.icl.spec import TaskSpec
 from mesalab.experiments.emergence_icl import EmergenceIclTrialConfig, closer_to, finding, run_trial
-
-ENV = {**os.environ, "MESALAB_THREADS": "1", "OMP_NUM_THREADS": "1"}
-
-
-def mesalab(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "mesalab", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=ENV, timeout=300)
-
 
 # ---- the estimators against slow obvious computations --------------------------------------------
 

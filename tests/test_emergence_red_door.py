@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+from cli_helpers import mesalab
 from mesalab.experiments.emergence_red_door import (
     EmergenceRedDoorConfig,
     aggregate,
@@ -18,13 +16,6 @@ from mesalab.experiments.emergence_red_door import (
 from mesalab.shift import VerdictConfig
 from mesalab.shift.verdict import LABELS
 from mesalab.sweep.run import TrialRecord
-
-ENV = {**os.environ, "MESALAB_THREADS": "1", "OMP_NUM_THREADS": "1"}
-
-
-def mesalab(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "mesalab", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=ENV, timeout=300)
 
 
 def test_behavioural_definition() -> None:

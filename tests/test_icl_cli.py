@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+from cli_helpers import mesalab
+
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MESALAB_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "mesalab", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=120,
-    )
+    return mesalab(*args, cwd=cwd, timeout=120)
 
 
 class Images(HTMLParser):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_helpers import ENV, mesalab
 from mesalab.envs.gridworld import BASE_OBJECTIVE, GridWorld, get_distribution
 from mesalab.experiments.red_door import ARMS, SHIFTS
 from mesalab.models.io import save_model
@@ -24,14 +24,8 @@ from mesalab.models.policy import ActorCritic, PolicyConfig
 from mesalab.shift import VerdictConfig
 from mesalab.shift.verdict import LABELS
 
-ENV = {**os.environ, "MESALAB_THREADS": "1"}
 RUN = ["run", "red-door", "--quick", "--seeds", "1", "--steps", "4096", "--episodes", "20"]
 EPISODES = 20
-
-
-def mesalab(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    head = [sys.executable, "-m", "mesalab"]
-    return subprocess.run([*head, *args], capture_output=True, text=True, cwd=cwd, env=ENV, timeout=300)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:

@@ -21,25 +21,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from cli_helpers import ENV
+from cli_helpers import mesalab as run_mesalab
+
 pytest.importorskip("ray")
 
 XS = ["0", "0.25", "0.5", "0.75", "1", "1.25"]
 COMMAND = ["sweep", "tiny", "--axis", f"x={','.join(XS)}", "--axis", "sleep_s=1", "--workers", "2"]
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "OMP_NUM_THREADS": "1", "MESALAB_THREADS": "1"}
-
-
 def mesalab(*args: str, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mesalab", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=_env(),
-    )
+    return run_mesalab(*args, cwd=cwd, timeout=timeout)
 
 
 def _lines(trial_dir: Path, word: str) -> int:
@@ -54,7 +46,7 @@ def killed_then_resumed(tmp_path_factory):
     proc = subprocess.Popen(
         args,
         cwd=root,
-        env=_env(),
+        env=ENV,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -3,31 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cli_helpers import mesalab as run_mesalab
 from mesalab.cli.zoo import format_table
 from mesalab.detect import DIAGNOSTICS
 from mesalab.detect.zoo_bench import run_zoo, score
 from mesalab.zoo import get_entry, zoo_entries
 
-ENV = {**os.environ, "MESALAB_THREADS": "1"}
-
 
 def mesalab(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mesalab", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=ENV,
-        timeout=600,
-    )
+    return run_mesalab(*args, cwd=cwd, timeout=600)
 
 
 @pytest.fixture(scope="module")
