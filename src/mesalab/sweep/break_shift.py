@@ -24,7 +24,7 @@ from tqdm import tqdm
 from mesalab.config import Config, check, check_choice
 from mesalab.envs.gridworld import COLOURS, WorldSpec, get_distribution
 from mesalab.errors import ConfigError, MesalabError
-from mesalab.seeding import derive_seed
+from mesalab.seeding import derive_seed, derive_seed31
 from mesalab.shift import Assessment, assess, decide_verdict, infer_objective
 
 METHODS = ("auto", "grid", "optuna")
@@ -145,7 +145,7 @@ def search_worst_shift(
         )
     shifts = candidate_shifts(cfg, base, model_size)
     method = cfg.method if cfg.method != "auto" else ("grid" if len(shifts) <= cfg.trials else "optuna")
-    rollout_seed = derive_seed(cfg.seed, "break") % (2**31)
+    rollout_seed = derive_seed31(cfg.seed, "break")
 
     def run(spec: WorldSpec | str) -> Assessment:
         episodes, layouts = cfg.episodes, cfg.layout_seed

@@ -29,7 +29,7 @@ from tqdm import tqdm
 from mesalab import __version__
 from mesalab.config import Config, check
 from mesalab.errors import ConfigError, MesalabError
-from mesalab.seeding import derive_seed
+from mesalab.seeding import derive_seed31
 from mesalab.store import create_run_dir, read_json, write_json_atomic
 from mesalab.sweep.experiment import SweepExperiment, get_path, get_sweep_experiment, with_overrides
 from mesalab.sweep.ray_pool import TrialPool, TrialTask, ray_available, ray_session
@@ -102,7 +102,7 @@ def plan_trials(
         cfg = with_overrides(exp.config, dict(zip(keys, combo, strict=True)))
         params = {key: get_path(cfg, key) for key in keys}  # typed as the config holds them
         for s in range(seeds):
-            seed = derive_seed(base_seed, "sweep", exp.name, _canonical(params), s) % (2**31)
+            seed = derive_seed31(base_seed, "sweep", exp.name, _canonical(params), s)
             trial_id = f"t{k:03d}-{_slug(params)}s{s}"
             planned.append(PlannedTrial(trial_id, params, s, seed, cfg.replace(seed=seed)))
     ids = [p.trial_id for p in planned]

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from mesalab.config import Config, check
 from mesalab.errors import MesalabError
-from mesalab.seeding import derive_seed
+from mesalab.seeding import derive_seed, derive_seed31
 from mesalab.store import create_run_dir, write_json_atomic
 from mesalab.sweep.experiment import SweepExperiment, get_sweep_experiment, with_overrides
 from mesalab.sweep.ray_pool import TrialPool, TrialTask, check_address, ray_available, ray_session
@@ -158,9 +158,9 @@ def _run(
                 trial = study.ask()
                 trial.set_user_attr("owner", _owner())
                 params = {p.name: p.suggest(trial) for p in space.params}
-                seed = derive_seed(base_seed, "tune", study.study_name, trial.number)
+                seed = derive_seed31(base_seed, "tune", study.study_name, trial.number)
                 try:
-                    cfg = with_overrides(base_cfg, params).replace(seed=seed % (2**31))
+                    cfg = with_overrides(base_cfg, params).replace(seed=seed)
                 except MesalabError as exc:  # a combination the config's own checks refuse
                     trial.set_user_attr("error", str(exc))
                     study.tell(trial, state=optuna.trial.TrialState.FAIL)
