@@ -3,7 +3,9 @@
 Every config in mesalab is a `@dataclass(frozen=True)` that inherits `Config`, with a
 docstring under each field (read by `field_docs`, shown by the CLI and the reports).
 Values are validated at the boundary: `Config.from_dict` checks types with pydantic and
-each class's `validate()` checks ranges; both raise `ConfigError` naming the field.
+each class's `validate()` checks ranges; both raise `ConfigError` naming the field. A field
+a config no longer has is listed in its `RETIRED_FIELDS`, so run folders written before
+still load: `from_dict` drops it with a one-line note.
 
 Example:
     >>> from dataclasses import dataclass
@@ -24,9 +26,10 @@ import hashlib
 import inspect
 import itertools
 import json
+import sys
 import textwrap
 import typing
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import pydantic
 
@@ -36,6 +39,12 @@ from mesalab.errors import ConfigError
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Base of every mesalab config. Subclasses are frozen dataclasses."""
+
+    RETIRED_FIELDS: ClassVar[dict[str, Any]] = {}
+    """Fields this config no longer has, each with the value at which it changed nothing.
+    `from_dict` drops them from configs written before, with a one-line note, and refuses
+    any other value (this version cannot run it). `identity()` counts them at that value,
+    so a config hashes as it did before the field retired and old sweeps still resume."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -57,8 +66,9 @@ class Config:
             raise ConfigError(cls.__name__, f"expected a mapping, got {type(data).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         for key in data:
-            if key not in names:
+            if key not in names and key not in cls.RETIRED_FIELDS:
                 raise ConfigError(key, f"not a field of {cls.__name__}", ", ".join(sorted(names)))
+        data = _drop_retired(cls, data, prefix="")
         try:
             return _adapter(cls).validate_python(data)  # type: ignore[no-any-return,arg-type]
         except pydantic.ValidationError as exc:
@@ -75,9 +85,15 @@ class Config:
         return self.from_dict({**self.to_dict(), **{k: _plain(v) for k, v in changes.items()}})
 
     # ---- identity ------------------------------------------------------------------
+    def identity(self) -> dict[str, Any]:
+        """What names this config: `to_dict()` plus each retired field at its neutral value
+        (nested configs too), so retiring a field changes no hash."""
+        own = {f.name: _identity(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {**{k: _plain(v) for k, v in self.RETIRED_FIELDS.items()}, **own}
+
     def stable_hash(self, length: int = 10) -> str:
-        """A hash of the canonical JSON: the same config gives the same hash everywhere."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """A hash of the canonical JSON of `identity()`: the same config, the same hash everywhere."""
+        canonical = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:length]
 
     def diff(self, other: Config) -> list[tuple[str, Any, Any]]:
@@ -125,6 +141,55 @@ def _config_error(exc: pydantic.ValidationError) -> ConfigError:
         inner = ctx["error"]
         return ConfigError(inner.field, inner.problem, inner.allowed)
     return ConfigError(field, f"{first['msg'].lower()}, got {first.get('input')!r}")
+
+
+_NOTED: set[str] = set()
+"""Retired fields already noted in this process (one note each, not one per run folder)."""
+
+
+def _drop_retired(cls: type[Config], data: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """`data` without the retired fields of `cls` and of the configs nested in it, noting each
+    once; a retired field away from its neutral value raises `ConfigError`."""
+    out: dict[str, Any] = {}
+    nested = _nested_configs(cls)
+    for key, value in data.items():
+        path = prefix + key
+        if key in cls.RETIRED_FIELDS:
+            neutral = cls.RETIRED_FIELDS[key]
+            check(
+                value == neutral,
+                path,
+                f"is retired; this version runs as if it were {neutral!r}, got {value!r}",
+                "a run folder written with it at the neutral value",
+            )
+            if path not in _NOTED:
+                _NOTED.add(path)
+                print(f"note: config field {path} is retired; dropped", file=sys.stderr)
+            continue
+        sub = nested.get(key)
+        out[key] = _drop_retired(sub, value, path + ".") if sub and isinstance(value, dict) else value
+    return out
+
+
+@functools.cache
+def _nested_configs(cls: type) -> dict[str, type[Config]]:
+    """The fields of `cls` whose declared type is itself a config, by name."""
+    hints = typing.get_type_hints(cls)
+    return {
+        f.name: hints[f.name]
+        for f in dataclasses.fields(cls)
+        if isinstance(hints.get(f.name), type) and issubclass(hints[f.name], Config)
+    }
+
+
+def _identity(value: Any) -> Any:
+    if isinstance(value, Config):
+        return value.identity()
+    if isinstance(value, tuple | list):
+        return [_identity(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _identity(v) for k, v in value.items()}
+    return value
 
 
 def _plain(value: Any) -> Any:

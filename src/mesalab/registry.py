@@ -7,7 +7,7 @@ highest version; registering an ID twice is refused.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Generic, TypeVar
 
 from mesalab.errors import MesalabError, UnknownNameError
@@ -35,12 +35,6 @@ class Registry(Generic[T]):
             raise DuplicateRegistrationError(f"{self.kind} {name}-v{version} is already registered")
         self._entries[key] = entry
         return entry
-
-    def decorator(self, name: str, version: int = 0) -> Callable[[T], T]:
-        def wrap(entry: T) -> T:
-            return self.register(name, entry, version)
-
-        return wrap
 
     def resolve(self, name: str) -> tuple[str, int]:
         """The (name, version) an ID refers to: exact with `-vN`, else the latest version."""

@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 from collections.abc import Iterator
 
-import numpy as np
 import torch
 
 _MASK32 = 0xFFFFFFFF
@@ -45,11 +44,6 @@ def seeded_init(seed: int, *path: object) -> Iterator[None]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(seed, *path))
         yield
-
-
-def numpy_rng(seed: int, *path: object) -> np.random.Generator:
-    """A numpy generator seeded from `(seed, path)`."""
-    return np.random.default_rng(derive_seed(seed, *path))
 
 
 def hash32(x: torch.Tensor) -> torch.Tensor:

@@ -237,7 +237,8 @@ def sweep_spec(
         "seeds": seeds,
         "base_seed": base_seed,
     }
-    digest = hashlib.sha256(_canonical(identity).encode()).hexdigest()[:6]
+    named = {**identity, "config": exp.config.identity()}  # retired fields keep old hashes
+    digest = hashlib.sha256(_canonical(named).encode()).hexdigest()[:6]
     return {**identity, "spec_hash": digest, "trials": [p.trial_id for p in planned]}
 
 

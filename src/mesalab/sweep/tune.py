@@ -297,6 +297,7 @@ def _spec(
         "base_seed": base_seed,
         "storage": _redact(storage) if storage else None,
     }
-    text = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
+    named = {**identity, "config": cfg.identity()}  # retired fields keep old hashes and study names
+    text = json.dumps(named, sort_keys=True, separators=(",", ":"), default=str)
     digest = hashlib.sha256(text.encode()).hexdigest()[:6]
     return {**identity, "spec_hash": digest}

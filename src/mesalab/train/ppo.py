@@ -15,13 +15,14 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
 from mesalab.config import Config, check
-from mesalab.envs.gridworld.oracle import target_distances
+from mesalab.envs.gridworld.objectives import BASE_OBJECTIVE
 from mesalab.envs.gridworld.world import GridWorld
 from mesalab.errors import MesalabError
 from mesalab.models.policy import ActorCritic
@@ -64,12 +65,11 @@ class PPOConfig(Config):
     """Normalise advantages per minibatch."""
     seed: int = 0
     """Seed of the training generator (actions, minibatch order, initial weights)."""
-    shaping: float = 0.0
-    """Potential-based shaping weight (Ng et al. 1999): each step adds
-    `shaping * (d(s) - gamma * d(s'))`, d the oracle's maze distance to the exit. It leaves
-    the optimal policy unchanged and knows only the base objective; 0 turns it off."""
     checkpoint_every: int = 20
     """Iterations between checkpoints (when a checkpoint folder is given)."""
+
+    # `shaping` (potential-based reward shaping) was never used; configs written before keep it at 0.0
+    RETIRED_FIELDS: ClassVar[dict[str, Any]] = {"shaping": 0.0}
 
     def validate(self) -> None:
         check(self.total_steps > 0, "total_steps", f"must be positive, got {self.total_steps}")
@@ -79,7 +79,6 @@ class PPOConfig(Config):
         check(0 <= self.gae_lambda <= 1, "gae_lambda", f"must be in [0, 1], got {self.gae_lambda}")
         check(self.num_minibatches > 0, "num_minibatches", f"must be positive, got {self.num_minibatches}")
         check(self.update_epochs > 0, "update_epochs", f"must be positive, got {self.update_epochs}")
-        check(self.shaping >= 0, "shaping", f"must be >= 0, got {self.shaping}")
         check(self.checkpoint_every > 0, "checkpoint_every", f"must be positive, got {self.checkpoint_every}")
 
 
@@ -156,7 +155,8 @@ def train(
     start_iteration = 1
     if resume and checkpoint_dir is not None and (checkpoint_dir / "checkpoint.json").exists():
         counters = load_checkpoint(checkpoint_dir, policy, optimizer, world, gen)
-        if counters.get("config") != dataclasses.asdict(cfg):
+        saved = counters.get("config")
+        if not isinstance(saved, dict) or type(cfg).from_dict(saved) != cfg:
             raise MesalabError(
                 f"{checkpoint_dir}: the checkpoint was written by a different PPO config; "
                 "resume with the same config, or delete the checkpoint to start over"
@@ -196,13 +196,9 @@ def train(
                 action = _sample(logits, gen)
                 logprobs[step] = torch.log_softmax(logits, -1).gather(1, action[:, None]).squeeze(1)
             values[step], actions[step] = value, action
-            before = exit_distance(world) if cfg.shaping else None
             obs, reward, terminated, truncated, info = world.step(action)
             done = terminated | truncated
             reward = reward.clone()
-            if before is not None:
-                after = torch.where(done, 0.0, exit_distance(world))
-                reward += torch.where(truncated, 0.0, cfg.shaping * (before - cfg.gamma * after))
             if truncated.any():  # bootstrap through time limits: they are not part of the task
                 rows = info["final_index"]
                 cut = truncated[rows]
@@ -263,7 +259,7 @@ def train(
         episodes = max(float(ended), 1.0)
         last = {
             "charts/episodes": float(ended),
-            "charts/success": float(paid[names.index("exit")]) / episodes,
+            "charts/success": float(paid[names.index(BASE_OBJECTIVE)]) / episodes,
             "charts/episode_length": float(lengths) / episodes,
             "charts/learning_rate": optimizer.param_groups[0]["lr"],
             "charts/SPS": batch_size / (time.perf_counter() - tick),
@@ -292,13 +288,6 @@ def train(
     return TrainResult(
         steps=iterations * batch_size, seconds=time.perf_counter() - started, final_metrics=last
     )
-
-
-def exit_distance(world: GridWorld) -> torch.Tensor:
-    """`(B,)` float maze distance from each agent to its exit (other targets blocked)."""
-    state = world.state
-    dist = target_distances(state.grid(state.walls), state.targets[:, :1]).flatten(2)[:, 0]
-    return dist.gather(1, state.agent[:, None]).squeeze(1).clamp_max(4 * state.size * state.size).float()
 
 
 def _sample(logits: torch.Tensor, gen: torch.Generator) -> torch.Tensor:

@@ -45,10 +45,6 @@ class GridState:
     def clone(self) -> GridState:
         return dataclasses.replace(self, **{f: getattr(self, f).clone() for f in _TENSOR_FIELDS})
 
-    def select(self, index: torch.Tensor) -> GridState:
-        """The worlds at `index` (a new state; rows copied)."""
-        return dataclasses.replace(self, **{f: getattr(self, f)[index] for f in _TENSOR_FIELDS})
-
     def reached(self) -> torch.Tensor:
         """`(B,)` int64: the target slot the agent stands on, -1 for none."""
         hit = self.targets == self.agent[:, None]
