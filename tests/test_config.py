@@ -77,7 +77,8 @@ def test_a_ppo_checkpoint_written_with_shaping_resumes(tmp_path: Path) -> None:
     spec = get_distribution("red-door/train").replace(size=5, max_steps=20)
     cfg = ppo.PPOConfig(total_steps=16 * 8 * 2, num_steps=8, checkpoint_every=1, seed=3)
     half = cfg.replace(total_steps=16 * 8)
-    ppo.train(half, GridWorld(spec, 16, seed=5), ActorCritic(PolicyConfig(size=5)), None, tmp_path, progress=False)
+    policy = ActorCritic(PolicyConfig(size=5))
+    ppo.train(half, GridWorld(spec, 16, seed=5), policy, None, tmp_path, progress=False)
     counters = json.loads((tmp_path / "checkpoint.json").read_text())
     counters["config"] = {**cfg.to_dict(), "shaping": 0.0}  # as the older version wrote it
     (tmp_path / "checkpoint.json").write_text(json.dumps(counters))
