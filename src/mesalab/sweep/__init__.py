@@ -13,7 +13,8 @@ from mesalab.sweep.experiment import (
     register_sweep_experiment,
     sweep_experiment_names,
 )
-from mesalab.sweep.run import SweepResult, TrialRecord, run_sweep
+from mesalab.sweep.records import SweepResult, TrialRecord
+from mesalab.sweep.run import run_sweep
 
 __all__ = [
     "SweepExperiment",

@@ -17,41 +17,17 @@ from typing import TYPE_CHECKING, Any
 
 from mesalab.errors import MesalabError
 from mesalab.store import list_runs
+from mesalab.sweep.records import SWEEP_FILE, load_trial, merge_results, require_pandas, trials_table
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from mesalab.sweep.run import TrialRecord
 
 LEADING = ("run", "experiment", "status", "created", "sweep", "trial_id", "seed_index")
 """Columns every index row has, first."""
 
 
-def _pandas() -> Any:
-    try:
-        import pandas
-    except ImportError:
-        raise MesalabError("results tables need pandas: pip install 'mesalab[sweep]'") from None
-    return pandas
-
-
-def trials_table(records: Iterable[TrialRecord]) -> pd.DataFrame:
-    """A sweep's trials: id, status, params, seed, results, error, wall time, folder."""
-    rows = []
-    for r in records:
-        row: dict[str, Any] = {"trial_id": r.trial_id, "status": r.status, "seed_index": r.seed_index}
-        row["seed"] = r.seed
-        row.update(r.params)
-        _merge_results(row, r.results)
-        row.update({"error": r.error, "wall_s": r.wall_s, "trial_dir": str(r.trial_dir)})
-        rows.append(row)
-    return _pandas().DataFrame(rows)
-
-
 def sweep_table(sweep_dir: Path) -> pd.DataFrame:
     """A sweep's trials table, read from its trial folders (in the sweep's trial order)."""
-    from mesalab.sweep.run import SWEEP_FILE, load_trial
-
     spec = _read(sweep_dir / SWEEP_FILE)
     trial_ids = [t for t in spec.get("trials", []) if (sweep_dir / t).is_dir()]
     return trials_table(load_trial(sweep_dir / t) for t in trial_ids)
@@ -72,11 +48,11 @@ def runs_index(root: Path) -> pd.DataFrame:
         config = _read(folder / "config.json").get("config", {})
         row.update(flatten(config))
         if trial:  # a sweep trial: its results are flat by contract
-            _merge_results(row, _read(folder / "results.json").get("results") or {})
+            merge_results(row, _read(folder / "results.json").get("results") or {})
         row["path"] = str(folder)
         rows.append(row)
-    frame = _pandas().DataFrame(rows)
-    return frame if rows else _pandas().DataFrame(columns=[*LEADING, "path"])
+    frame = require_pandas().DataFrame(rows)
+    return frame if rows else require_pandas().DataFrame(columns=[*LEADING, "path"])
 
 
 def where(frame: pd.DataFrame, conditions: Iterable[str]) -> pd.DataFrame:
@@ -148,11 +124,6 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[name] = value
     return out
-
-
-def _merge_results(row: dict[str, Any], results: dict[str, Any]) -> None:
-    for key, value in results.items():
-        row[f"result.{key}" if key in row else key] = value
 
 
 def _status(folder: Path) -> str:

@@ -16,8 +16,7 @@ from mesalab.store import write_text_atomic
 
 if TYPE_CHECKING:
     from mesalab.sweep.experiment import SweepExperiment
-    from mesalab.sweep.run import SweepResult, TrialRecord
-    from mesalab.sweep.tune import TuneResult
+    from mesalab.sweep.records import SweepResult, TrialRecord, TuneResult
 
 MAX_LINES = 8
 """Most lines (combinations of the other axes) one figure draws."""

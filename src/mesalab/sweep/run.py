@@ -22,7 +22,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tqdm import tqdm
 
@@ -33,48 +33,8 @@ from mesalab.seeding import derive_seed31
 from mesalab.store import create_run_dir, read_json, write_json_atomic
 from mesalab.sweep.experiment import SweepExperiment, get_path, get_sweep_experiment, with_overrides
 from mesalab.sweep.ray_pool import TrialPool, TrialTask, ray_available, ray_session
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-SWEEP_FILE = "sweep.json"
-
-
-@dataclass
-class TrialRecord:
-    """One trial of a sweep as its folder records it."""
-
-    trial_id: str
-    params: dict[str, Any]
-    seed_index: int
-    seed: int
-    status: str
-    """`done`, `failed`, or `unfinished` (only while a sweep is interrupted)."""
-    results: dict[str, Any]
-    error: str | None
-    wall_s: float
-    trial_dir: Path
-
-
-@dataclass
-class SweepResult:
-    """A finished sweep: its folder and every trial."""
-
-    sweep_dir: Path
-    experiment: str
-    trials: list[TrialRecord]
-    ray_start_s: float = 0.0
-    """Seconds `ray.init` took (0 when Ray was already running in this process)."""
-    wall_s: float = 0.0
-    """Seconds from the start of `run_sweep` to its end, Ray start and stop included."""
-    ran: int = 0
-    """Trials run by this call (the others were finished before)."""
-
-    def table(self) -> pd.DataFrame:
-        """One row per trial: id, status, params, seed, results, error, wall time, folder."""
-        from mesalab.sweep.index import trials_table
-
-        return trials_table(self.trials)
+from mesalab.sweep.records import SWEEP_FILE, SweepResult, load_trial
+from mesalab.sweep.records import TrialRecord as TrialRecord  # re-exported: the record types live in records
 
 
 @dataclass(frozen=True)
@@ -193,29 +153,6 @@ def _task(exp: SweepExperiment, sweep_dir: Path, trial: PlannedTrial) -> TrialTa
         create_run_dir(exp.name, trial.cfg, root=sweep_dir, name=trial.trial_id)
         write_json_atomic(trial_dir / "trial.json", meta)
     return TrialTask(trial.trial_id, exp.run, trial.cfg, trial_dir, meta)
-
-
-def load_trial(trial_dir: Path) -> TrialRecord:
-    """A trial's record from its folder: results.json, else error.json, else unfinished."""
-    for name in ("results.json", "error.json", "trial.json"):
-        path = trial_dir / name
-        if path.exists():
-            data = read_json(path)
-            break
-    else:
-        raise MesalabError(f"{trial_dir}: not a sweep trial (no trial.json)")
-    status = data.get("status", "unfinished") if name != "trial.json" else "unfinished"
-    return TrialRecord(
-        trial_id=str(data["trial_id"]),
-        params=dict(data.get("params", {})),
-        seed_index=int(data.get("seed_index", 0)),
-        seed=int(data.get("seed", 0)),
-        status=status,
-        results=dict(data.get("results") or {}),
-        error=data.get("error"),
-        wall_s=float(data.get("wall_s", 0.0)),
-        trial_dir=trial_dir,
-    )
 
 
 # ---- the sweep folder -------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import socket
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,27 +28,9 @@ from mesalab.seeding import derive_seed, derive_seed31
 from mesalab.store import create_run_dir, write_json_atomic
 from mesalab.sweep.experiment import SweepExperiment, get_sweep_experiment, with_overrides
 from mesalab.sweep.ray_pool import TrialPool, TrialTask, check_address, ray_available, ray_session
+from mesalab.sweep.records import TUNE_FILE, TuneResult
 from mesalab.sweep.run import create_sweep_dir, locate_sweep_dir
 from mesalab.sweep.space import SearchSpace, get_search_space
-
-TUNE_FILE = "tune.json"
-
-
-@dataclass
-class TuneResult:
-    """A study after `tune`: where it is, its best trial, and every trial."""
-
-    tune_dir: Path
-    study_name: str
-    storage: str
-    direction: str
-    objective: str
-    best_params: dict[str, Any] | None
-    best_value: float | None
-    trials: list[dict[str, Any]] = field(default_factory=list)
-    """Per trial: number, state, value, params, folder (when run from this folder)."""
-    ran: int = 0
-    """Trials run by this call."""
 
 
 def open_storage(url: str) -> Any:
