@@ -17,8 +17,9 @@ from __future__ import annotations
 import torch
 
 from mesalab.config import check
+from mesalab.envs.gridworld.buffers import colour_map
 from mesalab.envs.gridworld.spec import WorldSpec
-from mesalab.envs.gridworld.world import GridWorld, _colour_map
+from mesalab.envs.gridworld.world import GridWorld
 from mesalab.seeding import hash32
 
 SHARED_FIELDS = ("size", "max_steps", "num_layouts", "layout_seed")
@@ -76,8 +77,8 @@ class MixtureWorld(GridWorld):
             row = [spec.num_layouts, 8, spec.max_objects - spec.min_objects + 1, len(spec.exit_colours)]
             row += [max(len(spec.object_colours), 1)] * slots
             moduli.append(row)
-            exit_maps.append(_colour_map(spec.exit_colours, self.device))
-            object_maps.append(_colour_map(spec.object_colours or ("red",), self.device))
+            exit_maps.append(colour_map(spec.exit_colours, self.device))
+            object_maps.append(colour_map(spec.object_colours or ("red",), self.device))
         self._draw_offsets = torch.arange(len(moduli[0]), device=self.device) * 0x9E3779B1
         self._component_moduli = torch.tensor(moduli, dtype=torch.int64, device=self.device)
         self._component_exit_maps = exit_maps
