@@ -151,7 +151,7 @@ def _drop_retired(cls: type[Config], data: dict[str, Any], prefix: str) -> dict[
     """`data` without the retired fields of `cls` and of the configs nested in it, noting each
     once; a retired field away from its neutral value raises `ConfigError`."""
     out: dict[str, Any] = {}
-    nested = _nested_configs(cls)
+    nested = _nested_configs(typing.cast(type, cls))  # the cast: a frozen config class is hashable
     for key, value in data.items():
         path = prefix + key
         if key in cls.RETIRED_FIELDS:
