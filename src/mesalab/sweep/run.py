@@ -2,7 +2,7 @@
 
 The grid is the product of the axes' values times `seeds` seeds per point. Trial `k` of
 the grid gets the id `t{k:03d}-{key=value...}-s{seed index}` and the seed
-`derive_seed(base_seed, "sweep", experiment, params, seed index)`: results depend on the
+`derive_seed31(base_seed, "sweep", experiment, params, seed index)`: results depend on the
 trial, never on the worker count or the order trials finish in.
 
 Sweep folder `runs/{experiment}-sweep-{date}-{time}-{hash}/`: `sweep.json` (the spec),
