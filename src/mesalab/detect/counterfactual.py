@@ -82,7 +82,7 @@ def counterfactual_competence(
 
 def _gridworld(subject: Subject, seed: int, episodes: int) -> tuple[float, dict[str, Any], Plot]:
     from mesalab.envs.gridworld.objectives import OBJECTIVES
-    from mesalab.models.scripted import goal_distance
+    from mesalab.envs.gridworld.oracle import goal_distance
     from mesalab.shift import assess, infer_objective
 
     assert subject.world is not None

@@ -34,9 +34,8 @@ from mesalab.detect.evidence import INCONCLUSIVE, OPTIMIZER, Evidence, Plot, inc
 from mesalab.detect.subject import Subject
 from mesalab.envs.gridworld import COLOURS, get_distribution
 from mesalab.envs.gridworld.objectives import OBJECTIVES
-from mesalab.envs.gridworld.observations import CHANNELS
+from mesalab.envs.gridworld.observations import CHANNELS, decode_symbolic
 from mesalab.hooks import HookedModule
-from mesalab.models.scripted import decode_symbolic
 
 NAME = "retargeting"
 LOCALISED = 0.9
