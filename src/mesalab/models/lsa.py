@@ -19,7 +19,7 @@ from torch import nn
 
 from mesalab.config import Config, check
 from mesalab.hooks import HookedModule, HookPoint
-from mesalab.models.io import register_model_kind
+from mesalab.models.kinds import register_model_kind
 from mesalab.seeding import generator
 
 

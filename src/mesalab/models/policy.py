@@ -29,7 +29,7 @@ from mesalab.envs.gridworld.observations import CHANNELS, PALETTE, SPRITE
 from mesalab.envs.gridworld.spec import OBS_MODES
 from mesalab.errors import MesalabError
 from mesalab.hooks import HookedModule, HookPoint
-from mesalab.models.io import register_model_kind
+from mesalab.models.kinds import register_model_kind
 from mesalab.models.planner import ValuePlanner, around_agent
 
 ARCHES = ("planner", "mlp")
