@@ -128,7 +128,7 @@ def _shift_assessment(subject: Subject, shifted: str, episodes: int, seed: int) 
 
 
 def _learned_objective(subject: Subject) -> dict[str, float] | None:
-    from mesalab.experiments.red_door import learned_objective
+    from mesalab.models.policy import learned_objective
 
     return learned_objective(subject.model)
 
