@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from mesalab.detect import gridworld as gw
+import mesalab.detect.gridworld as gw
 from mesalab.detect.evidence import NOT_OPTIMIZER, Evidence, Plot, by_thresholds, inconclusive
 from mesalab.detect.subject import Subject
 from mesalab.errors import MesalabError

@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from mesalab.detect import gridworld as gw
+import mesalab.detect.gridworld as gw
 from mesalab.detect.evidence import INCONCLUSIVE, OPTIMIZER, Evidence, Plot, inconclusive
 from mesalab.detect.subject import Subject
 from mesalab.envs.gridworld import COLOURS, get_distribution
