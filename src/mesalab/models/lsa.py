@@ -101,7 +101,11 @@ class LinearSelfAttention(HookedModule):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Tokens (B, N + 1, D) -> predictions for the query, (B,)."""
-        return -self.residual(tokens)[:, -1, -1]
+        return self.readout(self.residual(tokens)[:, -1])
+
+    def readout(self, query: torch.Tensor) -> torch.Tensor:
+        """The query token's residual (B, D) -> prediction (B,): minus its y-coordinate."""
+        return -query[:, -1]
 
 
 def _build(cfg: LSAConfig) -> LinearSelfAttention:
