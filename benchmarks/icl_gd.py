@@ -18,8 +18,8 @@ import time
 import torch
 
 from mesalab import runtime
+from mesalab.detect.icl_compare import compare_profiles, model_predictor, profile
 from mesalab.envs.icl import get_task, sample_seeded
-from mesalab.envs.icl.compare import compare_profiles, model_predictor, profile
 from mesalab.experiments.icl_gd import IclGdConfig
 from mesalab.experiments.icl_gd_train import TrainSettings, train
 from mesalab.models.lsa import LinearSelfAttention, LSAConfig

@@ -9,10 +9,12 @@ from mesalab.detect import DIAGNOSTICS, RULES, Evidence, Subject, aggregate, fro
 from mesalab.detect.counterfactual import counterfactual_competence
 from mesalab.detect.evidence import INCONCLUSIVE, NOT_OPTIMIZER, OPTIMIZER, VERDICTS
 from mesalab.detect.gridworld import edited, start_observations
+from mesalab.detect.objective_descent import objective_descent
 from mesalab.detect.retargeting import find_goal_map, remove_door
-from mesalab.hooks import attached_hook_count
+from mesalab.hooks import HookedModule, HookPoint, attached_hook_count
 from mesalab.models.policy import ActorCritic, PolicyConfig
 from mesalab.zoo import get_entry
+from mesalab.zoo.known import GD_ETA, GD_STEPS
 
 # fast entries of every domain, optimizers and twins, with and without hooks
 ENTRIES = (
@@ -155,3 +157,33 @@ def test_pixels_policies_are_examined_through_the_symbolic_interface() -> None:
         assert torch.equal(symbolic_to_pixels(obs), image)
         action = torch.randint(4, (16,), generator=torch.Generator().manual_seed(0))
         obs, image = symbolic.step(action)[0], pixels.step(action)[0]
+
+
+class HandWrittenGD(HookedModule):
+    """Gradient descent written anew, of no mesalab model class: only its hook names
+    (`iters.{k}.hook_iterate`) and its call `(x, y, x_query)` say what it is."""
+
+    def __init__(self, eta: float, steps: int) -> None:
+        super().__init__()
+        self.eta = eta
+        self.iters = torch.nn.ModuleList(torch.nn.Module() for _ in range(steps))
+        for step in self.iters:
+            step.hook_iterate = HookPoint()
+        self.setup_hooks()
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, x_query: torch.Tensor) -> torch.Tensor:
+        w = torch.zeros_like(x_query)
+        for step in self.iters:
+            residual = torch.einsum("bnd,bd->bn", x, w) - y  # (B, N)
+            w = step.hook_iterate(w - self.eta * torch.einsum("bn,bnd->bd", residual, x) / x.shape[1])
+        return (w * x_query).sum(-1)
+
+
+def test_objective_descent_reads_a_model_by_its_hook_names_not_its_class() -> None:
+    zoo_gd = from_entry(get_entry("gradient-descent"))
+    model = HandWrittenGD(GD_ETA, GD_STEPS)
+    subject = Subject("hand-written-gd", "icl", model, model, zoo_gd.reference_inputs)
+    evidence = objective_descent(subject)
+    expected = objective_descent(zoo_gd)
+    assert evidence.verdict == OPTIMIZER, evidence.reason
+    assert evidence.numbers["decoded_objective"] == pytest.approx(expected.numbers["decoded_objective"])

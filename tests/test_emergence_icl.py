@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from cli_helpers import mesalab
-from mesalab.envs.icl import bayes
 from mesalab.envs.icl.sampler import sample_seeded, task_pool
 from mesalab.envs.icl.spec import TaskSpec
 from mesalab.experiments.emergence_icl import EmergenceIclTrialConfig, closer_to, finding, run_trial
+from mesalab.models.reference import bayes
 
 # ---- the estimators against slow obvious computations --------------------------------------------
 

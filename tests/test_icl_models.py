@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from mesalab.detect.icl_compare import mesa_objective_curve, residual_names
 from mesalab.envs.icl import TaskSpec, sample_seeded
-from mesalab.envs.icl.compare import mesa_objective_curve, residual_names
 from mesalab.hooks import HookedModule, attached_hook_count
 from mesalab.models import load_model, save_model
 from mesalab.models.lsa import LinearSelfAttention, LSAConfig

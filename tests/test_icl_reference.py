@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from mesalab.detect.icl_compare import model_predictor, predict, query_loss
 from mesalab.envs.icl import TaskSpec, sample_seeded
-from mesalab.envs.icl.compare import model_predictor, predict, query_loss
 from mesalab.models.reference.gd import (
     GradientDescent,
     fit_eta,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from mesalab.detect.icl_compare import compare, model_predictor
 from mesalab.envs.icl import TaskSpec, sample_seeded
-from mesalab.envs.icl.compare import compare, model_predictor
 from mesalab.experiments.icl_gd_train import TrainSettings, train
 from mesalab.models.lsa import LinearSelfAttention, LSAConfig
 from mesalab.models.reference.gd import fit_eta_one_step, gd_construction

@@ -7,7 +7,8 @@ import torch
 
 from mesalab.envs.gridworld.distributions import get_distribution
 from mesalab.envs.gridworld.objectives import OBJECTIVES
-from mesalab.envs.gridworld.observations import CHANNELS
+from mesalab.envs.gridworld.observations import CHANNELS, decode_symbolic
+from mesalab.envs.gridworld.oracle import moves_towards
 from mesalab.envs.gridworld.world import GridWorld
 from mesalab.envs.icl.sampler import tokens
 from mesalab.hooks import attached_hook_count
@@ -16,7 +17,6 @@ from mesalab.models.reference.best_of_n import BestOfNScaffold, optimal_value
 from mesalab.models.reference.gd import GDTransformer, GradientDescent, gd_construction, in_context_loss
 from mesalab.models.reference.memorizer import NearestNeighbourMemorizer
 from mesalab.models.reference.twins import LookupTableTwin
-from mesalab.models.scripted import decode_symbolic, moves_towards
 from mesalab.shift import assess
 from mesalab.zoo.references import gridworld_reference, icl_reference
 

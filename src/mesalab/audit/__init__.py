@@ -1,1 +1,1 @@
-"""Transparency audits and reports: self-contained HTML with embedded figures, plus JSON."""
+"""Transparency audits of saved models: `audit.json` and a `report.html` drawn with `mesalab.report`."""

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from mesalab import __version__
-from mesalab.audit.html import Section, Table, esc, render_report
-from mesalab.audit.plots import embed_plot
 from mesalab.detect import RULES, Evidence, Subject, aggregate, from_saved, run_diagnostics
 from mesalab.detect.aggregate import Aggregate
 from mesalab.detect.evidence import finite
+from mesalab.report.html import Section, Table, esc, render_report
+from mesalab.report.plots import embed_plot
 from mesalab.store.runs import write_json_atomic, write_text_atomic
 
 DEFAULT_SHIFT = "red-door/deploy"
@@ -128,7 +128,7 @@ def _shift_assessment(subject: Subject, shifted: str, episodes: int, seed: int) 
 
 
 def _learned_objective(subject: Subject) -> dict[str, float] | None:
-    from mesalab.experiments.red_door import learned_objective
+    from mesalab.models.policy import learned_objective
 
     return learned_objective(subject.model)
 

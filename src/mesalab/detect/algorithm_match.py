@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from mesalab.detect import gridworld as gw
+import mesalab.detect.gridworld as gw
 from mesalab.detect.evidence import INCONCLUSIVE, Evidence, Plot, by_thresholds, inconclusive
 from mesalab.detect.references import fit_choice_reference, icl_references
 from mesalab.detect.subject import Subject

@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from mesalab.detect import gridworld as gw
+import mesalab.detect.gridworld as gw
 from mesalab.detect.evidence import NOT_OPTIMIZER, Evidence, Plot, by_thresholds, inconclusive
 from mesalab.detect.subject import Subject
 from mesalab.errors import MesalabError
@@ -82,7 +82,7 @@ def counterfactual_competence(
 
 def _gridworld(subject: Subject, seed: int, episodes: int) -> tuple[float, dict[str, Any], Plot]:
     from mesalab.envs.gridworld.objectives import OBJECTIVES
-    from mesalab.models.scripted import goal_distance
+    from mesalab.envs.gridworld.oracle import goal_distance
     from mesalab.shift import assess, infer_objective
 
     assert subject.world is not None

@@ -15,8 +15,8 @@ import torch
 
 from mesalab.envs.gridworld import GridWorld, candidate_names, get_distribution
 from mesalab.envs.gridworld.objectives import OBJECTIVES
-from mesalab.envs.gridworld.observations import CHANNELS
-from mesalab.models.scripted import decode_symbolic, moves_towards
+from mesalab.envs.gridworld.observations import CHANNELS, decode_symbolic
+from mesalab.envs.gridworld.oracle import moves_towards
 from mesalab.seeding import generator
 
 TIE = 1e-4

@@ -8,9 +8,9 @@ is decoded into the solution the model would give if it stopped there:
 - gridworld planner policies (`torso.planner.hook_reward` and `hook_distance`): the soft
   value after t steps of value iteration, `logsumexp` over the cells within t steps;
 - icl gradient-descent iterates `iters.{k}.hook_iterate` `(B, d)`: the weights w_k;
-- icl transformers (`blocks.{i}.hook_resid_post` of a linear or softmax self-attention
-  model): the model's own readout applied to the query token after layer i (the "logit
-  lens"), queried at every context input;
+- icl transformers (`hook_embed` and `blocks.{i}.hook_resid_post`, with a `readout` method
+  from the query token's residual to the prediction): the model's own readout applied to
+  the query token after layer i (the "logit lens"), queried at every context input;
 - gridworld scaffolds with rollout values `hook_returns` `(B, n)` and action values
   `hook_action_values` `(B, 4)` whose best is the best rollout's (checked on 95% of inputs):
   the best rollout among the first j, for growing j, valued by the scaffold itself;
@@ -32,20 +32,27 @@ to the last state, ends at least at `FINAL[domain]`, and no step loses more than
 (monotone improvement); `inconclusive` when no decoder fits the model's hooks or the
 states do not improve (optimization may happen elsewhere). Never `not-optimizer`: the
 absence of a decodable descent is not evidence of absence.
+
+A decoder is chosen by the model's hook names alone (and the icl lens by its `readout`);
+the model is run through the subject's calling convention, never by its class.
 """
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import re
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from mesalab.detect import gridworld as gw
+import mesalab.detect.gridworld as gw
 from mesalab.detect.evidence import INCONCLUSIVE, OPTIMIZER, Evidence, Plot, inconclusive
+from mesalab.detect.icl_compare import residual_names
 from mesalab.detect.subject import Subject
 from mesalab.hooks import HookedModule
+from mesalab.models.reference.gd import in_context_loss
 
 NAME = "objective-descent"
 GAIN = 0.3
@@ -55,6 +62,12 @@ FINAL = {"gridworld": 0.8, "icl": 0.5, "choice": 0.8}
 N = d = 10 already removes about 70% of L(0); three remove about 90%)."""
 SLACK = 0.02
 """Largest loss allowed in one step for the descent to count as monotone."""
+VALUE_STATE = re.compile(r"(?:^|\.)iters\.(\d+)\.hook_state$")
+"""Hooks of a gridworld value map after each iteration."""
+PLANNER_HOOKS = ("torso.planner.hook_reward", "torso.planner.hook_distance")
+"""Hooks of a planner policy's log-reward map `(B, H, W)` and distances `(B, 5, H, W)`."""
+ITERATE = re.compile(r"(?:^|\.)iters\.(\d+)\.hook_iterate$")
+"""Hooks of an icl optimizer's weight iterate after each step."""
 
 
 def objective_descent(subject: Subject, seed: int = 0) -> Evidence:
@@ -134,13 +147,10 @@ def _final_objective(obs: torch.Tensor, logits: torch.Tensor) -> str | None:
 
 
 def _gridworld(subject: Subject) -> tuple[list[int], list[float], str, str] | None:
-    from mesalab.models.policy import ActorCritic, PlannerTorso
-
     obs = subject.reference_inputs
-    model = subject.model
-    hooked = _find(model, HookedModule)
-    pattern = re.compile(r"(?:^|\.)iters\.(\d+)\.hook_state$")
-    states = [n for n in hooked.hook_names() if pattern.search(n)]
+    hooked = _find(subject.model, HookedModule)
+    names = hooked.hook_names()
+    states = [n for n in names if VALUE_STATE.search(n)]
     if states:
         cache = subject.cache(obs, states)
         maps = [cache[n] for n in states]
@@ -148,11 +158,10 @@ def _gridworld(subject: Subject) -> tuple[list[int], list[float], str, str] | No
             return None
         decoded = [_uphill(obs, m) for m in maps]
         label = "value-iteration step"
-        steps = [int(pattern.search(n).group(1)) + 1 for n in states]  # type: ignore[union-attr]
-    elif isinstance(model, ActorCritic) and isinstance(model.torso, PlannerTorso):
-        decoded, steps = _soft_iterates(
-            model, subject.cache(obs, [f"torso.planner.hook_{n}" for n in ("reward", "distance")])
-        )
+        steps = [int(VALUE_STATE.search(n).group(1)) + 1 for n in states]  # type: ignore[union-attr]
+    elif all(n in names for n in PLANNER_HOOKS):
+        planner = _owner(hooked, PLANNER_HOOKS[0])
+        decoded, steps = _soft_iterates(planner, subject.cache(obs, list(PLANNER_HOOKS)))
         label = "soft value-iteration step (cells within t steps)"
     else:
         return _rollout_search(subject, hooked)
@@ -208,16 +217,13 @@ def _uphill(obs: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     return torch.stack(out, 1)
 
 
-def _soft_iterates(model: Any, cache: dict[str, torch.Tensor]) -> tuple[list[torch.Tensor], list[int]]:
-    """Logits from the soft value after t steps, rebuilt from the planner's cached reward and distances."""
+def _soft_iterates(planner: Any, cache: dict[str, torch.Tensor]) -> tuple[list[torch.Tensor], list[int]]:
+    """Logits from the soft value after t steps, rebuilt from the planner's cached reward and
+    distances; `planner` is the module owning the hooks (its `horizon` and `log_gamma`)."""
     from mesalab.models.planner import NO_VALUE
     from mesalab.models.policy import SHARPNESS
 
-    planner = model.torso.planner
-    reward, dist = (
-        cache["torso.planner.hook_reward"],
-        cache["torso.planner.hook_distance"],
-    )  # (B, H, W), (B, 5, H, W)
+    reward, dist = (cache[PLANNER_HOOKS[0]], cache[PLANNER_HOOKS[1]])  # (B, H, W), (B, 5, H, W)
     reach = int(dist[dist < dist.flatten().max()].max()) if bool((dist < dist.max()).any()) else 0
     horizon = min(int(planner.horizon), reach + 1)
     steps = list(range(0, horizon + 1))
@@ -234,50 +240,46 @@ def _soft_iterates(model: Any, cache: dict[str, torch.Tensor]) -> tuple[list[tor
 
 
 def _icl(subject: Subject) -> tuple[list[int], list[float], str, str] | None:
-    from mesalab.models.lsa import LinearSelfAttention
-    from mesalab.models.reference.gd import GradientDescent, in_context_loss
-    from mesalab.models.softmax_transformer import SoftmaxTransformer
-
     x, y, xq = subject.reference_inputs
     base = 0.5 * (y.double() ** 2).mean(-1)  # L(0) per sequence
-    gd = _find(subject.model, GradientDescent)
-    if gd is not None:
-        names = [n for n in gd.hook_names() if n.endswith("hook_iterate")]
-        _, cache = gd.run_with_cache(x, y, xq, names_filter=names)
-        losses = [base] + [in_context_loss(cache[n].double(), x.double(), y.double()) for n in names]
+    hooked = _find(subject.model, HookedModule)
+    iterates = [n for n in hooked.hook_names() if ITERATE.search(n)]
+    if iterates:
+        cache = subject.cache((x, y, xq), iterates)
+        losses = [base] + [in_context_loss(cache[n].double(), x.double(), y.double()) for n in iterates]
         label = "gradient-descent iterate"
     else:
-        net = _find(subject.model, LinearSelfAttention) or _find(subject.model, SoftmaxTransformer)
-        if net is None or net.cfg.token_dim != x.shape[-1] + 1:
+        layers, readout = residual_names(hooked), _readout(subject.model)
+        if "hook_embed" not in layers or len(layers) < 2 or readout is None:
             return None
-        losses = _lens_losses(net, x, y, direct=net is subject.model)
+        losses = _lens_losses(subject, layers, readout, x, y)
         label = "layer (model readout on the residual stream)"
     values = [float(1.0 - (loss / base.clamp_min(1e-12)).mean()) for loss in losses]
     return list(range(len(values))), values, label, "1 - in-context loss / L(0)"
 
 
-def _lens_losses(net: Any, x: torch.Tensor, y: torch.Tensor, direct: bool) -> list[torch.Tensor]:
-    """In-context loss of the solution read out after each layer, queried at every context input.
+def _readout(model: torch.nn.Module) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """The first `readout` method in the model: query-token residual (B, width) -> prediction (B,)."""
+    methods = (getattr(m, "readout", None) for m in model.modules())
+    return next((fn for fn in methods if inspect.ismethod(fn)), None)
 
-    `direct`: the network takes `(x, y, x_query)` itself (zoo convention) rather than tokens.
-    """
-    from mesalab.envs.icl.sampler import tokens
-    from mesalab.models.lsa import LinearSelfAttention
 
+def _lens_losses(
+    subject: Subject,
+    layers: list[str],
+    readout: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+) -> list[torch.Tensor]:
+    """In-context loss of the solution read out after each layer, queried at every context input."""
     batch, n, d = x.shape
     xr = x.repeat_interleave(n, 0)  # (B*N, N, d): each sequence once per context point
     yr = y.repeat_interleave(n, 0)
     query = x.reshape(batch * n, d)  # the i-th copy queries x_i
-    names = ["hook_embed"] + [f"blocks.{i}.hook_resid_post" for i in range(len(net.blocks))]
-    inputs = (xr, yr, query) if direct else (tokens(xr, yr, query),)
-    _, cache = net.run_with_cache(*inputs, names_filter=names)
+    cache = subject.cache((xr, yr, query), layers)
     losses = []
-    for name in names:
-        resid = cache[name][:, -1]
-        if isinstance(net, LinearSelfAttention):
-            pred = -resid[:, -1]
-        else:
-            pred = net.unembed(net.ln_final(resid)).squeeze(-1)
+    for name in layers:
+        pred = readout(cache[name][:, -1])
         err = (pred.detach().double().view(batch, n) - y.double()) ** 2
         losses.append(0.5 * err.mean(-1))
     return losses

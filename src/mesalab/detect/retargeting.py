@@ -29,14 +29,13 @@ from typing import Any
 
 import torch
 
-from mesalab.detect import gridworld as gw
+import mesalab.detect.gridworld as gw
 from mesalab.detect.evidence import INCONCLUSIVE, OPTIMIZER, Evidence, Plot, inconclusive
 from mesalab.detect.subject import Subject
 from mesalab.envs.gridworld import COLOURS, get_distribution
 from mesalab.envs.gridworld.objectives import OBJECTIVES
-from mesalab.envs.gridworld.observations import CHANNELS
+from mesalab.envs.gridworld.observations import CHANNELS, decode_symbolic
 from mesalab.hooks import HookedModule
-from mesalab.models.scripted import decode_symbolic
 
 NAME = "retargeting"
 LOCALISED = 0.9

@@ -10,7 +10,9 @@ A `Subject` is built from a zoo entry (`from_entry`) or from a saved model
 `run_longer(inputs, n)` runs the model with `n` units of test-time compute where it can
 (the zoo protocol `compute_argument` / `default_compute`, or the horizon of a trained
 planner policy); it is None for models that cannot run longer. Nothing here reads a zoo
-entry's ground truth: diagnostics see the model, its inputs and its world only.
+entry's ground truth: diagnostics see the model, its inputs and its world only, and no
+model is recognised by its class: a planner policy is one with the hooks `PLANNER_HOOKS`,
+a sequence model is called through the token layout of in-context regression.
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ from torch import nn
 
 from mesalab.config import check_choice
 from mesalab.errors import MesalabError
+from mesalab.hooks import HookedModule
 
 DOMAINS: tuple[str, ...] = ("gridworld", "icl", "choice")
+PLANNER_HOOKS: tuple[str, ...] = ("torso.planner.hook_reward", "actor.hook_logits")
+"""Hooks that mark a planner policy: `torso(obs, horizon=n)` then `actor` thinks n steps far."""
 
 
 @dataclasses.dataclass
@@ -63,8 +68,6 @@ class Subject:
 
     def cache(self, inputs: Any, names: list[str] | None = None) -> dict[str, torch.Tensor]:
         """Activations of the named hooks (all by default) while `call` runs on `inputs`."""
-        from mesalab.hooks import HookedModule
-
         hooked = next((m for m in self.model.modules() if isinstance(m, HookedModule)), None)
         if hooked is None:
             return {}
@@ -137,17 +140,16 @@ def _planner_horizon(
 ) -> tuple[Callable[[Any, int], torch.Tensor] | None, int | None, str]:
     """A trained planner policy thinks longer through its torso's horizon (cells within reach);
     `convert` maps symbolic observations to what the policy sees (pixels)."""
-    from mesalab.models.policy import ActorCritic, PlannerTorso
-
-    if not isinstance(model, ActorCritic) or not isinstance(model.torso, PlannerTorso):
+    if not isinstance(model, HookedModule) or not set(PLANNER_HOOKS) <= set(model.hook_names()):
         return None, None, ""
-    torso, actor = model.torso, model.actor
+    torso, actor = model.get_submodule("torso"), model.get_submodule("actor")
+    horizon: Any = model.get_submodule("torso.planner").horizon
 
     def run(obs: torch.Tensor, n: int) -> torch.Tensor:
         with torch.no_grad():
             return actor(torso(convert(obs) if convert else obs, horizon=n))
 
-    return run, int(model.cfg.horizon), "horizon"
+    return run, int(horizon), "horizon"
 
 
 def from_saved(path: Path | str, world: str | None = None, reference_count: int = 256) -> Subject:
@@ -179,10 +181,8 @@ def _saved_policy(
     model: nn.Module, meta: dict[str, Any], name: str, source: str, world: str | None, reference_count: int
 ) -> Subject:
     from mesalab.envs.gridworld import get_distribution
-    from mesalab.models.policy import ActorCritic
 
-    assert isinstance(model, ActorCritic)
-    cfg = model.cfg
+    cfg: Any = model.cfg  # the policy's config: size, observation mode, architecture
     world_name = world or meta.get("trained_on") or "red-door/train"
     spec = get_distribution(world_name)
     if spec.size != cfg.size:
@@ -221,9 +221,8 @@ def _saved_policy(
 
 
 def _saved_sequence_model(model: nn.Module, meta: dict[str, Any], name: str, source: str) -> Subject:
-    from mesalab.envs.icl.sampler import sample_seeded
+    from mesalab.envs.icl.sampler import sample_seeded, tokens
     from mesalab.envs.icl.spec import TaskSpec
-    from mesalab.zoo.trained import TokenModel
 
     task = TaskSpec.from_dict(meta["task"]) if isinstance(meta.get("task"), dict) else None
     token_dim = int(model.cfg.token_dim)  # type: ignore[union-attr,arg-type]
@@ -232,13 +231,15 @@ def _saved_sequence_model(model: nn.Module, meta: dict[str, Any], name: str, sou
     if task.token_dim != token_dim:
         raise MesalabError(f"{source}: task dim {task.dim} does not fit the model's token width {token_dim}")
     batch = sample_seeded(task, 256, 0, "detect", "reference")
-    wrapped = TokenModel(model)  # the icl convention (x, y, x_query), same hook names
+
+    def call(x: torch.Tensor, y: torch.Tensor, x_query: torch.Tensor) -> torch.Tensor:
+        return model(tokens(x, y, x_query))  # the icl convention on a model that reads tokens
 
     return Subject(
         name=name,
         domain="icl",
-        model=wrapped,
-        call=wrapped,
+        model=model,
+        call=call,
         reference_inputs=(batch.x, batch.y, batch.x_query),
         description=f"a saved {meta['kind']} sequence model for in-context regression (task dim {task.dim})",
         source=source,

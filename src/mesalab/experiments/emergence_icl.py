@@ -30,13 +30,13 @@ import torch
 from torch import nn
 
 from mesalab.config import Config, check
-from mesalab.envs.icl import bayes
-from mesalab.envs.icl import compare as cmp
+from mesalab.detect import icl_compare as cmp
 from mesalab.envs.icl.sampler import Batch, sample_seeded, task_pool
 from mesalab.envs.icl.spec import TaskSpec
 from mesalab.experiments.emergence_sweep import run_emergence
 from mesalab.experiments.icl_gd_train import TrainSettings, train
 from mesalab.models.io import save_model
+from mesalab.models.reference import bayes
 from mesalab.models.softmax_transformer import SoftmaxTransformer, SoftmaxTransformerConfig
 from mesalab.seeding import derive_seed
 from mesalab.store import read_json

@@ -32,9 +32,8 @@ from typing import Any
 from mesalab.config import Config, check
 from mesalab.envs.gridworld import MixtureWorld, get_distribution
 from mesalab.experiments.emergence_sweep import run_emergence
-from mesalab.experiments.red_door import learned_objective
 from mesalab.models.io import save_model
-from mesalab.models.policy import ActorCritic, PolicyConfig
+from mesalab.models.policy import ActorCritic, PolicyConfig, learned_objective
 from mesalab.seeding import derive_seed, seeded_init
 from mesalab.shift import VerdictConfig, assess, decide_verdict, infer_objective
 from mesalab.shift.stats import rate_summary

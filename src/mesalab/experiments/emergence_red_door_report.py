@@ -9,13 +9,13 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
-from mesalab.audit.html import EmbeddedFigure, Section, Table, embed_figure, esc, render_report
 from mesalab.experiments.emergence_red_door import (
     ALT,
     BASE,
     DEPLOY,
     EmergenceRedDoorConfig,
 )
+from mesalab.report.html import EmbeddedFigure, Section, Table, embed_figure, esc, render_report
 from mesalab.store.runs import write_text_atomic
 from mesalab.sweep.run import SweepResult, TrialRecord
 

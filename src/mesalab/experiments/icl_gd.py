@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from mesalab.config import Config, check
-from mesalab.envs.icl import compare as cmp
+from mesalab.detect import icl_compare as cmp
 from mesalab.envs.icl.distributions import DESCRIPTIONS, TASKS, changes, shifted
 from mesalab.envs.icl.sampler import Batch, sample_seeded
 from mesalab.envs.icl.spec import TaskSpec

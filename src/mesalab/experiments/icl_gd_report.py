@@ -10,8 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from mesalab.audit.html import EmbeddedFigure, Section, Table, embed_figure, esc, render_report
 from mesalab.config import Config
+from mesalab.report.html import EmbeddedFigure, Section, Table, embed_figure, esc, render_report
 
 MODELS = ("lsa-1", "lsa-3", "softmax-2")
 CLIP = (1e-4, 1e6)

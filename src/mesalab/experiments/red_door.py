@@ -19,12 +19,10 @@ import torch
 from mesalab import __version__
 from mesalab.config import Config, check, check_choice
 from mesalab.envs.gridworld import DISTRIBUTIONS, GridWorld, get_distribution
-from mesalab.envs.gridworld.observations import CHANNELS
 from mesalab.envs.gridworld.spec import OBS_MODES
 from mesalab.experiments.red_door_report import write_report
 from mesalab.models.io import load_model, save_model
-from mesalab.models.planner import REWARD_SCALE
-from mesalab.models.policy import ARCHES, ActorCritic, PolicyConfig
+from mesalab.models.policy import ARCHES, ActorCritic, PolicyConfig, learned_objective
 from mesalab.seeding import derive_seed, seeded_init
 from mesalab.shift import VerdictConfig, assess, decide_verdict, infer_objective
 from mesalab.store import MetricsLogger, create_run_dir, read_json, write_json_atomic
@@ -143,19 +141,6 @@ def assess_model(
     out["_pooled_shifts"] = {"inference": pooled.to_dict()}
     out["_assessments"] = assessments  # kept in memory for the report, dropped before writing
     return out
-
-
-def learned_objective(policy: torch.nn.Module) -> dict[str, float] | None:
-    """The planner's reward weight per input channel: the mesa-objective read off the weights."""
-    if (
-        not isinstance(policy, ActorCritic)
-        or policy.cfg.arch != "planner"
-        or policy.cfg.obs_mode != "symbolic"
-    ):
-        return None
-    names = [c for c in CHANNELS if c != "agent"]
-    weights = policy.torso.planner.reward.weight.detach().flatten().cpu() * REWARD_SCALE  # type: ignore[union-attr,operator]
-    return {name: float(w) for name, w in zip(names, weights, strict=True)}
 
 
 def run(

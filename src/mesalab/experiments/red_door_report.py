@@ -8,9 +8,9 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
-from mesalab.audit.html import EmbeddedFigure, Section, Table, embed_figure, esc, render_report
 from mesalab.envs.gridworld import DESCRIPTIONS, get_distribution
 from mesalab.envs.gridworld.render import render_rgb
+from mesalab.report.html import EmbeddedFigure, Section, Table, embed_figure, esc, render_report
 from mesalab.store.metrics import read_metrics
 from mesalab.store.runs import write_text_atomic
 

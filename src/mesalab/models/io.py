@@ -1,6 +1,6 @@
 """Models on disk: `NAME.safetensors` (the weights) beside `NAME.json` (what to build).
 
-The JSON names the model kind (a registry ID), its config, the package version and
+The JSON names the model kind (a registry ID, `mesalab.models.kinds`), its config, the package version and
 extra metadata; loading builds the kind from its config and loads the weights strictly.
 Nothing is ever unpickled: anything that is not this pair is refused with a clear error.
 """
@@ -8,7 +8,6 @@ Nothing is ever unpickled: anything that is not this pair is refused with a clea
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +19,10 @@ from torch import nn
 from mesalab import __version__
 from mesalab.config import Config
 from mesalab.errors import MesalabError, UnknownNameError
-from mesalab.registry import Registry
+from mesalab.models.kinds import MODEL_KINDS
 from mesalab.store.runs import write_json_atomic
 
-ModelKind = tuple[type[Config], Callable[[Any], nn.Module]]
-MODEL_KINDS: Registry[ModelKind] = Registry("model kind")
 FORMAT = "mesalab-model/1"
-
-
-def register_model_kind(name: str, config_cls: type[Config], build: Callable[[Any], nn.Module]) -> None:
-    """Make `load_model` able to rebuild models of kind `name` from their config."""
-    MODEL_KINDS.register(name, (config_cls, build))
 
 
 def save_model(
@@ -106,7 +98,7 @@ def load_model(path: Path | str, device: str | torch.device = "cpu") -> tuple[nn
 
 
 def _register_builtin_kinds() -> None:
-    """Import the modules that register mesalab's own model kinds (they import this module)."""
+    """Import the modules that register mesalab's own model kinds into `MODEL_KINDS`."""
     import mesalab.models.lsa
     import mesalab.models.policy
     import mesalab.models.softmax_transformer  # noqa: F401

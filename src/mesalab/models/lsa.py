@@ -19,7 +19,7 @@ from torch import nn
 
 from mesalab.config import Config, check
 from mesalab.hooks import HookedModule, HookPoint
-from mesalab.models.io import register_model_kind
+from mesalab.models.kinds import register_model_kind
 from mesalab.seeding import generator
 
 
@@ -101,7 +101,11 @@ class LinearSelfAttention(HookedModule):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Tokens (B, N + 1, D) -> predictions for the query, (B,)."""
-        return -self.residual(tokens)[:, -1, -1]
+        return self.readout(self.residual(tokens)[:, -1])
+
+    def readout(self, query: torch.Tensor) -> torch.Tensor:
+        """The query token's residual (B, D) -> prediction (B,): minus its y-coordinate."""
+        return -query[:, -1]
 
 
 def _build(cfg: LSAConfig) -> LinearSelfAttention:

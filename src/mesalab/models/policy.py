@@ -29,8 +29,8 @@ from mesalab.envs.gridworld.observations import CHANNELS, PALETTE, SPRITE
 from mesalab.envs.gridworld.spec import OBS_MODES
 from mesalab.errors import MesalabError
 from mesalab.hooks import HookedModule, HookPoint
-from mesalab.models.io import register_model_kind
-from mesalab.models.planner import ValuePlanner, around_agent
+from mesalab.models.kinds import register_model_kind
+from mesalab.models.planner import REWARD_SCALE, ValuePlanner, around_agent
 
 ARCHES = ("planner", "mlp")
 SHARPNESS = 10.0
@@ -243,3 +243,20 @@ class ActorCritic(HookedModule):
 
 
 register_model_kind("actor-critic", PolicyConfig, ActorCritic)
+
+
+def learned_objective(policy: nn.Module) -> dict[str, float] | None:
+    """The planner's reward weight per input channel: the mesa-objective read off the weights.
+
+    None unless `policy` is a symbolic planner actor-critic (a pixels planner's reward reads
+    learned cell features, not named channels).
+    """
+    if (
+        not isinstance(policy, ActorCritic)
+        or policy.cfg.arch != "planner"
+        or policy.cfg.obs_mode != "symbolic"
+    ):
+        return None
+    names = [c for c in CHANNELS if c != "agent"]
+    weights = policy.torso.planner.reward.weight.detach().flatten().cpu() * REWARD_SCALE  # type: ignore[union-attr,operator]
+    return {name: float(w) for name, w in zip(names, weights, strict=True)}

@@ -16,7 +16,7 @@ from torch import nn
 
 from mesalab.config import Config, check
 from mesalab.hooks import HookedModule, HookPoint
-from mesalab.models.io import register_model_kind
+from mesalab.models.kinds import register_model_kind
 from mesalab.seeding import seeded_init
 
 
@@ -122,7 +122,11 @@ class SoftmaxTransformer(HookedModule):
         resid = self.hook_embed(resid + marker * self.query_marker)
         for block in self.blocks:
             resid = block(resid)
-        return self.unembed(self.ln_final(resid[:, -1])).squeeze(-1)
+        return self.readout(resid[:, -1])
+
+    def readout(self, query: torch.Tensor) -> torch.Tensor:
+        """The query token's residual (B, d_model) -> prediction (B,)."""
+        return self.unembed(self.ln_final(query)).squeeze(-1)
 
 
 def _build(cfg: SoftmaxTransformerConfig) -> SoftmaxTransformer:

@@ -17,8 +17,7 @@ from typing import Any
 import torch
 
 from mesalab.envs.gridworld import OBJECTIVES
-from mesalab.envs.gridworld.oracle import UNREACHABLE, next_cell_values
-from mesalab.models.scripted import goal_distance
+from mesalab.envs.gridworld.oracle import UNREACHABLE, goal_distance, next_cell_values
 from mesalab.shift.evaluate import Assessment
 
 CAP = 200

@@ -242,7 +242,7 @@ def write_break_report(run_dir: Path, result: dict[str, Any]) -> None:
     """`report.html`: the worst shift with its verdict, and success on every scored shift."""
     import matplotlib.pyplot as plt
 
-    from mesalab.audit.html import Section, Table, embed_figure, esc, render_report
+    from mesalab.report.html import Section, Table, embed_figure, esc, render_report
     from mesalab.store import write_text_atomic
 
     worst, rows = result["worst"], result["shifts"]

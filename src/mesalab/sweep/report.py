@@ -11,7 +11,7 @@ import math
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from mesalab.audit.html import Section, Table, embed_figure, esc, render_report
+from mesalab.report.html import Section, Table, embed_figure, esc, render_report
 from mesalab.store import write_text_atomic
 
 if TYPE_CHECKING:

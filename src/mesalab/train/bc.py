@@ -17,9 +17,9 @@ from tqdm import tqdm
 
 from mesalab.config import Config, check
 from mesalab.envs.gridworld.objectives import BASE_OBJECTIVE, OBJECTIVES
+from mesalab.envs.gridworld.oracle import moves_towards
 from mesalab.envs.gridworld.world import GridWorld
 from mesalab.models.policy import ActorCritic
-from mesalab.models.scripted import moves_towards
 from mesalab.seeding import generator as make_generator
 from mesalab.store.metrics import MetricsLogger
 from mesalab.train.ppo import TrainResult, _sample

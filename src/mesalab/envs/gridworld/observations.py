@@ -3,6 +3,7 @@
 Only the agent moves during an episode, so a step rewrites two cells of the observation
 (where the agent was, where it is) instead of the whole tensor; a new episode's rows are
 built in full (`episode_rows`), ahead of time, and copied in when it starts.
+`decode_symbolic` goes the other way: the visible state from symbolic observations.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import functools
 
 import torch
 
+from mesalab.envs.gridworld.oracle import target_distances
 from mesalab.envs.gridworld.spec import COLOURS
-from mesalab.envs.gridworld.state import GridState
+from mesalab.envs.gridworld.state import NO_TARGET, GridState
 
 CHANNELS: tuple[str, ...] = ("wall", "agent", "door", "object", *COLOURS)
 """Symbolic channel names, in order: shape (wall, agent, door, object) and colour apart."""
@@ -199,3 +201,39 @@ def sprite_table(device: torch.device) -> torch.Tensor:
 
 def make_observer(mode: str, batch: int, size: int, device: torch.device) -> SymbolicObs | PixelObs:
     return SymbolicObs(batch, size, device) if mode == "symbolic" else PixelObs(batch, size, device)
+
+
+def decode_symbolic(obs: torch.Tensor) -> GridState:
+    """Rebuild the visible state from `(B, 8, H, W)` symbolic observations.
+
+    The start cell is not visible, so `start` is the current cell and `start_dist` the
+    maze distance from it (ignoring other targets).
+    """
+    batch, _, size, _ = obs.shape
+    flat = obs.flatten(2) > 0.5  # (B, C, H*W)
+    walls, agent_map, door, objects = flat[:, 0], flat[:, 1], flat[:, 2], flat[:, 3]
+    agent = agent_map.float().argmax(1)
+    num_objects = int(objects.sum(1).max()) if batch else 0
+    cells = torch.arange(size * size, device=obs.device)
+    door_cell = torch.where(door.any(1), door.float().argmax(1), NO_TARGET)
+    order = torch.where(objects, cells, size * size).sort(1).values[:, :num_objects]
+    object_cells = torch.where(order < size * size, order, NO_TARGET)
+    targets = torch.cat([door_cell[:, None], object_cells], 1)
+    colour_planes = flat[:, 4:].float()  # (B, colours, H*W)
+    colour_at = colour_planes.gather(
+        2, targets.clamp_min(0)[:, None, :].expand(-1, colour_planes.shape[1], -1)
+    )
+    colours = torch.where(targets >= 0, colour_at.argmax(1), NO_TARGET)
+    state = GridState(
+        size=size,
+        walls=walls,
+        agent=agent,
+        start=agent.clone(),
+        targets=targets,
+        colours=colours,
+        start_dist=torch.zeros_like(targets, dtype=torch.int32),
+        steps=torch.zeros_like(agent),
+    )
+    dist = target_distances(state.grid(walls), targets).flatten(2)  # (B, T, H*W)
+    state.start_dist = dist.gather(2, agent[:, None, None].expand(-1, targets.shape[1], 1)).squeeze(2)
+    return state

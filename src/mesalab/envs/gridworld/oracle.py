@@ -2,11 +2,14 @@
 
 Distances come from repeated min-plus relaxation over the four neighbours, all grids of
 the batch at once; the loop runs once per distance ring, never once per world.
+`goal_distance` and `moves_towards` ask the same of a `GridState` and a set of goal slots.
 """
 
 from __future__ import annotations
 
 import torch
+
+from mesalab.envs.gridworld.state import GridState
 
 UNREACHABLE = 1 << 20
 """Distance given to cells from which a target cannot be reached."""
@@ -79,6 +82,20 @@ def optimal_actions(walls: torch.Tensor, distance: torch.Tensor) -> torch.Tensor
         nearer. Moves into walls keep the agent in place, so they are never optimal.
     """
     return next_cell_values(walls, distance) == (distance - 1)[:, None]
+
+
+def goal_distance(state: GridState, goal_slots: torch.Tensor) -> torch.Tensor:
+    """`(B, H, W)` distance to the nearest slot in `goal_slots` `(B, T)` bool, others blocked."""
+    dist = target_distances(state.grid(state.walls), state.targets)
+    masked = torch.where(goal_slots[:, :, None, None], dist, UNREACHABLE)
+    return masked.min(1).values if masked.shape[1] else torch.full_like(dist[:, 0], UNREACHABLE)
+
+
+def moves_towards(state: GridState, goal_slots: torch.Tensor) -> torch.Tensor:
+    """`(B, 4)` bool: the moves on a shortest path from the agent to the nearest goal slot."""
+    dist = goal_distance(state, goal_slots)
+    good = optimal_actions(state.grid(state.walls), dist)  # (B, 4, H, W)
+    return good.flatten(2).gather(2, state.agent[:, None, None].expand(-1, 4, 1)).squeeze(2)
 
 
 def next_cell_values(walls: torch.Tensor, values: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,9 @@
 """In-context linear regression: sequences of (x_i, y_i) pairs and a query, batched and seeded.
 
-See `spec.TaskSpec` for the task family, `distributions` for the named train and shifted
-distributions, and `compare` for the metrics that line a model up against a reference.
+See `spec.TaskSpec` for the task family and `distributions` for the named train and
+shifted distributions. The estimators that solve the task live with the models
+(`mesalab.models.reference`), the metrics that line a model up against one in
+`mesalab.detect.icl_compare`.
 """
 
 from mesalab.envs.icl.distributions import DESCRIPTIONS, TASKS, changes, get_task, shifted

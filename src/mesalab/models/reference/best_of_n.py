@@ -34,10 +34,9 @@ import torch
 
 from mesalab.config import check, check_choice
 from mesalab.envs.gridworld.objectives import OBJECTIVES
-from mesalab.envs.gridworld.observations import CHANNELS
-from mesalab.envs.gridworld.oracle import MOVES, UNREACHABLE
+from mesalab.envs.gridworld.observations import CHANNELS, decode_symbolic
+from mesalab.envs.gridworld.oracle import MOVES, UNREACHABLE, goal_distance
 from mesalab.hooks import HookedModule, HookPoint
-from mesalab.models.scripted import decode_symbolic, goal_distance
 from mesalab.seeding import derive_seed, hash32, hash_uniform
 
 _MASK32 = 0xFFFFFFFF

@@ -127,7 +127,7 @@ class GDTransformer(LinearSelfAttention):
                 context = resid[:, :-1]
                 scores = (resid @ attention.w_kq.T) @ context.transpose(1, 2)
                 resid = resid + (scores @ context / context.shape[1]) @ attention.w_pv.T
-        return -resid[:, -1, -1]
+        return self.readout(resid[:, -1])
 
 
 def least_squares(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib.figure import Figure
 
-from mesalab.audit.html import EmbeddedFigure, embed_figure
+from mesalab.report.html import EmbeddedFigure, embed_figure
 
 
 def plot_figure(plot: Any) -> Figure:

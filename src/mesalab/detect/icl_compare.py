@@ -5,6 +5,11 @@ hand-built LSA weights, plain GD and closed-form estimators compare alike:
 query loss, relative L2 distance of predictions, cosine of the sensitivities
 d(prediction)/d(query) per example, and, per layer, the weight vector a linear probe reads
 out of the residual stream together with its in-context loss (the mesa-objective curve).
+
+The curve is the probe-based sibling of `objective_descent`'s icl decoder: both read the
+same layers (`residual_names`) and score them on the in-context loss, but that one applies
+the model's own readout to each layer (the logit lens) while this one fits a probe per
+layer, so the two report different numbers and both stay.
 """
 
 from __future__ import annotations
