@@ -25,6 +25,11 @@ def derive_seed(seed: int, *path: object) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") >> 1
 
 
+def derive_seed31(seed: int, *path: object) -> int:
+    """`derive_seed` reduced to [0, 2**31): for seeds kept in configs and 32-bit APIs."""
+    return derive_seed(seed, *path) % (2**31)
+
+
 def generator(seed: int, *path: object, device: str | torch.device = "cpu") -> torch.Generator:
     """A torch generator seeded from `(seed, path)`."""
     gen = torch.Generator(device=device)

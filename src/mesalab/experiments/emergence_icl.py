@@ -38,7 +38,7 @@ from mesalab.experiments.emergence_sweep import run_emergence
 from mesalab.experiments.icl_gd_train import TrainSettings, train
 from mesalab.models.io import save_model
 from mesalab.models.softmax_transformer import SoftmaxTransformer, SoftmaxTransformerConfig
-from mesalab.seeding import derive_seed
+from mesalab.seeding import derive_seed31
 from mesalab.store import read_json
 from mesalab.store.metrics import MetricsLogger
 from mesalab.sweep.experiment import SweepExperiment, register_sweep_experiment
@@ -102,7 +102,7 @@ class EmergenceIclTrialConfig(Config):
             n_context=self.n_context,
             noise=self.noise,
             pool_size=self.pool_size,
-            pool_seed=derive_seed(self.seed, "emergence-icl", "pool") % (2**31),
+            pool_seed=derive_seed31(self.seed, "emergence-icl", "pool"),
         )
 
 
@@ -142,7 +142,7 @@ def build_model(cfg: EmergenceIclTrialConfig) -> tuple[SoftmaxTransformer, Softm
         n_layers=cfg.n_layers,
         n_heads=4,
         d_mlp=4 * cfg.d_model,
-        init_seed=derive_seed(cfg.seed, "emergence-icl", "init") % (2**31),
+        init_seed=derive_seed31(cfg.seed, "emergence-icl", "init"),
     )
     return SoftmaxTransformer(model_cfg), model_cfg
 

@@ -35,7 +35,7 @@ from mesalab.experiments.emergence_sweep import run_emergence
 from mesalab.experiments.red_door import learned_objective
 from mesalab.models.io import save_model
 from mesalab.models.policy import ActorCritic, PolicyConfig
-from mesalab.seeding import derive_seed, seeded_init
+from mesalab.seeding import derive_seed31, seeded_init
 from mesalab.shift import VerdictConfig, assess, decide_verdict, infer_objective
 from mesalab.shift.stats import rate_summary
 from mesalab.store import read_json
@@ -100,9 +100,9 @@ def train_policy(cfg: EmergenceRedDoorTrialConfig, trial_dir: Path) -> tuple[Act
         alt,
         cfg.alt_fraction,
         cfg.num_envs,
-        seed=derive_seed(cfg.seed, "emergence-red-door", "world") % (2**31),
+        seed=derive_seed31(cfg.seed, "emergence-red-door", "world"),
     )
-    train_cfg = cfg.ppo.replace(seed=derive_seed(cfg.seed, "emergence-red-door", "ppo") % (2**31))
+    train_cfg = cfg.ppo.replace(seed=derive_seed31(cfg.seed, "emergence-red-door", "ppo"))
     with MetricsLogger(trial_dir / "metrics.jsonl") as log:
         ppo.train(
             train_cfg,
@@ -135,7 +135,7 @@ def run_trial(cfg: Config, trial_dir: Path) -> dict[str, Any]:
             policy,
             name,
             episodes=cfg.eval_episodes,
-            seed=derive_seed(cfg.seed, "emergence-red-door", "eval", name) % (2**31),
+            seed=derive_seed31(cfg.seed, "emergence-red-door", "eval", name),
             layout_seed=cfg.eval_layout_seed,
         )
         for name in (BASE, DEPLOY)

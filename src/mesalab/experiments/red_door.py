@@ -25,7 +25,7 @@ from mesalab.experiments.red_door_report import write_report
 from mesalab.models.io import load_model, save_model
 from mesalab.models.planner import REWARD_SCALE
 from mesalab.models.policy import ARCHES, ActorCritic, PolicyConfig
-from mesalab.seeding import derive_seed, seeded_init
+from mesalab.seeding import derive_seed, derive_seed31, seeded_init
 from mesalab.shift import VerdictConfig, assess, decide_verdict, infer_objective
 from mesalab.store import MetricsLogger, create_run_dir, read_json, write_json_atomic
 from mesalab.train import ppo
@@ -89,7 +89,7 @@ def train_arm(
     world = GridWorld(
         spec, cfg.num_envs, seed=derive_seed(seed, "world", arm), obs_mode=cfg.obs_mode, device=device
     )
-    train_cfg = cfg.ppo.replace(seed=derive_seed(seed, "ppo", arm) % (2**31))
+    train_cfg = cfg.ppo.replace(seed=derive_seed31(seed, "ppo", arm))
     with MetricsLogger(
         run_dir / "metrics.jsonl", tensorboard_dir=run_dir / "tensorboard", tag=f"{arm}/seed{seed}"
     ) as log:
@@ -125,7 +125,7 @@ def assess_model(
             policy,
             name,
             episodes=cfg.eval_episodes,
-            seed=derive_seed(seed, "eval", name) % (2**31),
+            seed=derive_seed31(seed, "eval", name),
             obs_mode=cfg.obs_mode,
             device=device,
             layout_seed=cfg.eval_layout_seed,
