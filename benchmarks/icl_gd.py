@@ -21,10 +21,10 @@ from mesalab import runtime
 from mesalab.detect.icl_compare import compare_profiles, model_predictor, profile
 from mesalab.envs.icl import get_task, sample_seeded
 from mesalab.experiments.icl_gd import IclGdConfig
-from mesalab.experiments.icl_gd_train import TrainSettings, train
 from mesalab.models.lsa import LinearSelfAttention, LSAConfig
 from mesalab.models.reference.gd import fit_eta_one_step, gd_construction
 from mesalab.store.metrics import MetricsLogger
+from mesalab.train.supervised import TrainSettings, train
 
 
 def main() -> None:

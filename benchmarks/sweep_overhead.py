@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import mesalab.experiments  # noqa: F401  registers red-door-arm
 from mesalab.runtime import configure
 from mesalab.sweep import get_sweep_experiment, run_sweep
 from mesalab.sweep.ray_pool import execute_trial

@@ -6,10 +6,10 @@ import torch
 
 from mesalab.detect.icl_compare import compare, model_predictor
 from mesalab.envs.icl import TaskSpec, sample_seeded
-from mesalab.experiments.icl_gd_train import TrainSettings, train
 from mesalab.models.lsa import LinearSelfAttention, LSAConfig
 from mesalab.models.reference.gd import fit_eta_one_step, gd_construction
 from mesalab.store.metrics import MetricsLogger
+from mesalab.train.supervised import TrainSettings, train
 
 
 def test_short_training_moves_sensitivity_cosine_towards_one() -> None:

@@ -213,3 +213,40 @@ def test_verdict_rules() -> None:
     for verdict in (proxy, tied):
         assert verdict.label in LABELS
         assert verdict.to_dict()["text"] == verdict.text
+
+
+# ---- judge: the one pipeline, equal to the steps wired by hand ------------------------
+
+
+def test_judge_equals_assess_infer_decide_by_hand(red_seeker) -> None:
+    from mesalab.shift import judge
+
+    shifts = ["red-door/deploy", "red-door/red-objects"]
+    judged = judge(
+        GoalSeeker("red"),
+        "red-door/train",
+        shifts,
+        EPISODES,
+        lambda name: 1,
+        layout_seed=LAYOUT_SEED,
+        infer_trained=True,
+        pooled=True,
+    )
+    assert list(judged.assessments) == ["red-door/train", *shifts]
+    assert set(judged.verdicts) == set(shifts)
+    train = red_seeker["red-door/train"].success()["rate"]
+    assert judged.train_success == train
+    for name in shifts:
+        by_hand = infer_objective(red_seeker[name])
+        verdict = decide_verdict(train, red_seeker[name].success()["rate"], by_hand)
+        assert judged.assessments[name].summary() == red_seeker[name].summary()
+        assert judged.inferences[name].to_dict() == by_hand.to_dict()
+        assert judged.verdicts[name].to_dict() == verdict.to_dict()
+    pooled = infer_objective([red_seeker[n] for n in shifts]).to_dict()
+    out = judged.to_dict()
+    assert out["_pooled_shifts"] == {"inference": pooled}
+    assert "verdict" not in out["red-door/train"] and "inference" in out["red-door/train"]
+    assert out["red-door/deploy"]["verdict"]["label"] == "pseudo-aligned"
+    # a shift named like the training distribution is judged against itself, not dropped
+    same = judge(GoalSeeker("red"), "red-door/train", ["red-door/train"], 20, 1, layout_seed=LAYOUT_SEED)
+    assert same.verdicts["red-door/train"].label == "robust"

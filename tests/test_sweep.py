@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import mesalab.experiments  # noqa: F401  registers red-door-arm
 from mesalab.errors import ConfigError, MesalabError
 from mesalab.sweep import get_sweep_experiment, run_sweep
 from mesalab.sweep.experiment import parse_axis, split_values, with_overrides

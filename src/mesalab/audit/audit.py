@@ -102,17 +102,15 @@ def write_audit(result: AuditResult, out: Path) -> tuple[Path, Path]:
 
 
 def _shift_assessment(subject: Subject, shifted: str, episodes: int, seed: int) -> dict[str, Any]:
-    from mesalab.shift import assess, decide_verdict, infer_objective
+    from mesalab.detect.gridworld import bank_spec
+    from mesalab.shift import judge
 
     baseline = str(subject.world)
-    from mesalab.detect.gridworld import bank_spec
-
     bank = max(1024, 2 * episodes)  # a held-out bank this size is built in about a second
-    base = assess(subject.call, bank_spec(baseline, LAYOUT_SEED, bank), episodes, seed)  # type: ignore[arg-type]
-    moved = assess(subject.call, bank_spec(shifted, LAYOUT_SEED, bank), episodes, seed)  # type: ignore[arg-type]
-    base.distribution, moved.distribution = baseline, shifted
-    inference = infer_objective(moved)
-    verdict = decide_verdict(base.success()["rate"], moved.success()["rate"], inference)
+    specs = {name: bank_spec(name, LAYOUT_SEED, bank) for name in (baseline, shifted)}
+    judged = judge(subject.call, baseline, [shifted], episodes, seed, specs=specs)  # type: ignore[arg-type]
+    base, moved = judged.assessments[baseline], judged.assessments[shifted]
+    inference, verdict = judged.inferences[shifted], judged.verdicts[shifted]
     return {
         "baseline": baseline,
         "shifted": shifted,

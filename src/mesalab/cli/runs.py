@@ -130,7 +130,7 @@ def assess_model(
     from mesalab.errors import MesalabError
     from mesalab.models.io import load_model
     from mesalab.runtime import configure
-    from mesalab.shift import assess, decide_verdict, infer_objective
+    from mesalab.shift import judge
 
     configure(threads)
     check(episodes >= 1, "episodes", f"must be >= 1, got {episodes}")
@@ -141,10 +141,9 @@ def assess_model(
     if getattr(cfg, "size", spec.size) != spec.size:
         raise MesalabError(f"{model}: built for size {cfg.size} mazes, {world} has size {spec.size}")  # type: ignore[union-attr]
     reference = baseline or meta.get("trained_on") or "red-door/train"
-    base = assess(policy, reference, episodes, seed, obs_mode=obs_mode, layout_seed=layout_seed)
-    shifted = assess(policy, world, episodes, seed, obs_mode=obs_mode, layout_seed=layout_seed)
-    inference = infer_objective(shifted)
-    verdict = decide_verdict(base.success()["rate"], shifted.success()["rate"], inference)
+    judged = judge(policy, reference, [world], episodes, seed, obs_mode=obs_mode, layout_seed=layout_seed)
+    base, shifted = judged.assessments[reference], judged.assessments[world]
+    inference, verdict = judged.inferences[world], judged.verdicts[world]
     result = {
         "model": str(model),
         "baseline": {reference: base.summary()},

@@ -29,6 +29,7 @@ def sweep(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Run every trial of the grid (resuming a sweep with the same spec), write table and report."""
+    import mesalab.experiments  # noqa: F401  the flagships register their sweep trials
     from mesalab.errors import MesalabError
     from mesalab.sweep.experiment import get_sweep_experiment, parse_axis
     from mesalab.sweep.run import run_sweep

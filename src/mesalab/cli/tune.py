@@ -27,6 +27,7 @@ def tune(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Search the experiment's declared hyperparameters with Optuna (TPE); resumable."""
+    import mesalab.experiments  # noqa: F401  the flagships register their sweep trials
     from mesalab.errors import MesalabError
     from mesalab.sweep.experiment import parse_axis
     from mesalab.sweep.tune import tune as run_tune

@@ -25,7 +25,7 @@ from mesalab.config import Config, check, check_choice
 from mesalab.envs.gridworld import COLOURS, WorldSpec, get_distribution
 from mesalab.errors import ConfigError, MesalabError
 from mesalab.seeding import derive_seed, derive_seed31
-from mesalab.shift import Assessment, assess, decide_verdict, infer_objective
+from mesalab.shift import Assessment, assess, judge_assessments
 
 METHODS = ("auto", "grid", "optuna")
 NO_OBJECTS = "none"
@@ -176,9 +176,8 @@ def search_worst_shift(
 
     worst = min(scored, key=lambda s: (score(s), changed(s), order[s]))
     assessment = scored[worst]
-    inference = infer_objective(assessment)
-    train_rate = baseline.success()["rate"]
-    verdict = decide_verdict(train_rate, assessment.success()["rate"], inference)
+    judged = judge_assessments("base", {"base": baseline, "worst": assessment})
+    inference, verdict = judged.inferences["worst"], judged.verdicts["worst"]
     rows = [
         {**_fields(s), "label": s.label, "success": scored[s].success(), "changed_fields": changed(s)}
         for s in sorted(scored, key=lambda s: (score(s), changed(s), order[s]))

@@ -6,14 +6,15 @@ dotted keys for nested configs) and its `seed` replaced by one derived from
 `(base seed, trial path)`. `run` must be a top-level function (Ray pickles it by
 reference) that returns flat JSON-able results (numbers and strings).
 
-Built-in experiments register themselves when their module is imported; the modules are
-listed in `BUILTIN_MODULES` and imported on the first lookup.
+Experiments register themselves when their module is imported: `tiny` with
+`mesalab.sweep`, the flagships' trials with `mesalab.experiments` (which the CLI imports,
+and which a Ray worker imports when it unpickles a trial's `run` function). The sweep
+knows only this registry.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,13 +24,6 @@ from typing import Any
 from mesalab.config import Config
 from mesalab.errors import ConfigError, MesalabError
 from mesalab.registry import Registry
-
-BUILTIN_MODULES: tuple[str, ...] = (
-    "mesalab.sweep.builtin",
-    "mesalab.experiments.emergence_red_door",
-    "mesalab.experiments.emergence_icl",
-)
-"""Modules that register sweep experiments at import (a missing one is skipped)."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +43,6 @@ class SweepExperiment:
 
 
 SWEEP_EXPERIMENTS: Registry[SweepExperiment] = Registry("sweep experiment")
-_builtins_loaded = False
 
 
 def register_sweep_experiment(exp: SweepExperiment) -> None:
@@ -59,27 +52,12 @@ def register_sweep_experiment(exp: SweepExperiment) -> None:
     SWEEP_EXPERIMENTS.register(exp.name, exp)
 
 
-def _load_builtins() -> None:
-    global _builtins_loaded
-    if _builtins_loaded:
-        return
-    _builtins_loaded = True
-    for module in BUILTIN_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:  # the module exists but one of its imports is missing
-                raise
-
-
 def get_sweep_experiment(name: str) -> SweepExperiment:
     """The experiment registered under `name` (unknown names list the known ones)."""
-    _load_builtins()
     return SWEEP_EXPERIMENTS.get(name)
 
 
 def sweep_experiment_names() -> list[str]:
-    _load_builtins()
     return SWEEP_EXPERIMENTS.names()
 
 

@@ -9,23 +9,22 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
-from mesalab.experiments.emergence_red_door import (
-    ALT,
-    BASE,
-    DEPLOY,
-    EmergenceRedDoorConfig,
-)
-from mesalab.report.html import EmbeddedFigure, Section, Table, embed_figure, esc, render_report
-from mesalab.store.runs import write_text_atomic
+from mesalab.experiments.emergence.report import ReportParts
+from mesalab.experiments.emergence.report import write_report as write_emergence_report
+from mesalab.experiments.emergence_red_door.config import ALT, BASE, DEPLOY, EmergenceRedDoorConfig
+from mesalab.report.html import EmbeddedFigure, Section, Table, embed_figure, esc
 from mesalab.sweep.run import SweepResult, TrialRecord
 
 
 def write_report(result: SweepResult, cfg: EmergenceRedDoorConfig, summary: dict[str, Any]) -> Path:
     """Write `report.html` into the sweep folder (it replaces the sweep's generic one)."""
-    rows = summary["per_fraction"]
-    done = [t for t in result.trials if t.status == "done"]
-    sections = [
-        Section("Finding", [_finding_text(summary, cfg)], tables=[_aggregate_table(rows)]),
+    return write_emergence_report(PARTS, result, cfg, summary)
+
+
+def _sections(
+    result: SweepResult, cfg: EmergenceRedDoorConfig, summary: dict[str, Any], done: list[TrialRecord]
+) -> list[Section]:
+    return [
         Section(
             "Pseudo-alignment rate against training diversity",
             [
@@ -36,7 +35,7 @@ def write_report(result: SweepResult, cfg: EmergenceRedDoorConfig, summary: dict
                 "<code>decide_verdict</code> names a proxy (likelihood ratio and 0.05 nats per "
                 "action over random).",
             ],
-            figures=[_rate_figure(rows), _behaviour_figure(done, cfg)],
+            figures=[_rate_figure(summary["per_fraction"]), _behaviour_figure(done, cfg)],
         ),
         Section(
             "Learned objective",
@@ -48,36 +47,18 @@ def write_report(result: SweepResult, cfg: EmergenceRedDoorConfig, summary: dict
             ],
             figures=[_weights_figure(done, cfg)],
         ),
-        Section(
-            "Setup",
-            [
-                f"Training: PPO, {cfg.trial.ppo.total_steps:,} environment steps per policy on "
-                f"{cfg.trial.num_envs} worlds; each training episode comes from <code>{ALT}</code> "
-                f"with probability <code>alt_fraction</code>, else from <code>{BASE}</code> "
-                "(<code>MixtureWorld</code>). Assessment: "
-                f"{cfg.trial.eval_episodes} held-out episodes (layout seed {cfg.trial.eval_layout_seed}) "
-                f"on <code>{BASE}</code> and on <code>{DEPLOY}</code>; greedy actions.",
-                f"Sweep: {len(cfg.fractions)} fractions x {cfg.seeds} seeds = {len(result.trials)} trials "
-                f"({len(done)} done); wall time {result.wall_s / 60:.1f} min for this call "
-                f"({result.ran} trials run by it).",
-            ],
-        ),
-        Section("Trials", tables=[_trials_table(result.trials)]),
     ]
-    lead = (
-        "How much training diversity makes the red-door proxy go away? Policies trained where the exit "
-        "is always red, with a growing fraction of diverse mazes mixed in, are shifted to mazes with a "
-        "blue exit and red objects."
+
+
+def _setup(cfg: EmergenceRedDoorConfig) -> str:
+    return (
+        f"Training: PPO, {cfg.trial.ppo.total_steps:,} environment steps per policy on "
+        f"{cfg.trial.num_envs} worlds; each training episode comes from <code>{ALT}</code> "
+        f"with probability <code>alt_fraction</code>, else from <code>{BASE}</code> "
+        "(<code>MixtureWorld</code>). Assessment: "
+        f"{cfg.trial.eval_episodes} held-out episodes (layout seed {cfg.trial.eval_layout_seed}) "
+        f"on <code>{BASE}</code> and on <code>{DEPLOY}</code>; greedy actions."
     )
-    html = render_report(
-        "emergence-red-door: pseudo-alignment against training diversity",
-        lead,
-        sections,
-        meta=f"sweep {result.sweep_dir.name}",
-    )
-    path = result.sweep_dir / "report.html"
-    write_text_atomic(path, html)
-    return path
 
 
 def _pct(rate: dict[str, Any]) -> str:
@@ -114,7 +95,9 @@ def _finding_text(summary: dict[str, Any], cfg: EmergenceRedDoorConfig) -> str:
     return " ".join(parts)
 
 
-def _aggregate_table(rows: list[dict[str, Any]]) -> Table:
+def _aggregate_table(summary: dict[str, Any]) -> Table:
+    rows = summary["per_fraction"]
+
     def mean(spread: dict[str, Any], pct: bool = True) -> str:
         if spread["mean"] is None:
             return "-"
@@ -302,3 +285,21 @@ def _trials_table(trials: list[TrialRecord]) -> Table:
         rows,
         "One row per trial (each is a run folder in the sweep folder).",
     )
+
+
+PARTS = ReportParts(
+    title="emergence-red-door: pseudo-alignment against training diversity",
+    lead=(
+        "How much training diversity makes the red-door proxy go away? Policies trained where the exit "
+        "is always red, with a growing fraction of diverse mazes mixed in, are shifted to mazes with a "
+        "blue exit and red objects."
+    ),
+    finding=_finding_text,
+    aggregate_table=_aggregate_table,
+    sections=_sections,
+    setup=_setup,
+    axis_plural="fractions",
+    values=lambda cfg: list(cfg.fractions),
+    trials_table=_trials_table,
+)
+"""What this report adds to the emergence skeleton."""

@@ -10,61 +10,22 @@ distribution. Output: a run folder with `config.json`, `metrics.jsonl`, `models/
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from mesalab import __version__
-from mesalab.config import Config, check, check_choice
 from mesalab.envs.gridworld import DISTRIBUTIONS, GridWorld, get_distribution
-from mesalab.envs.gridworld.spec import OBS_MODES
-from mesalab.experiments.red_door_report import write_report
+from mesalab.experiments.red_door.config import ARMS, SHIFTS, RedDoorConfig
+from mesalab.experiments.red_door.objective import learned_objective
+from mesalab.experiments.red_door.report import write_report
+from mesalab.experiments.red_door.training import TrainingFiles, train_policy
 from mesalab.models.io import load_model, save_model
-from mesalab.models.policy import ARCHES, ActorCritic, PolicyConfig, learned_objective
-from mesalab.seeding import derive_seed, seeded_init
-from mesalab.shift import VerdictConfig, assess, decide_verdict, infer_objective
-from mesalab.store import MetricsLogger, create_run_dir, read_json, write_json_atomic
-from mesalab.train import ppo
-
-ARMS: dict[str, str] = {"narrow": "red-door/train", "diverse": "red-door/diverse"}
-"""Each arm's training distribution."""
-SHIFTS: tuple[str, ...] = ("red-door/deploy", "red-door/blue-exit", "red-door/red-objects")
-"""Deployment distributions every model is assessed on."""
-
-
-@dataclass(frozen=True)
-class RedDoorConfig(Config):
-    """The red-door experiment: both arms, every seed, every shift."""
-
-    seeds: int = 3
-    """Training seeds per arm."""
-    obs_mode: str = "symbolic"
-    """Observation mode of world and policy: `symbolic` or `pixels`."""
-    arch: str = "planner"
-    """Policy torso: `planner` or `mlp` (see `mesalab.models.policy`)."""
-    num_envs: int = 128
-    """Worlds stepped in parallel during training."""
-    eval_episodes: int = 300
-    """Episodes per (model, distribution) assessment."""
-    eval_layout_seed: int = 1000
-    """Layout-bank seed of the assessment mazes: none of them was seen in training."""
-    ppo: ppo.PPOConfig = field(default_factory=ppo.PPOConfig)
-    """The base optimizer's hyperparameters (its seed is replaced per training seed)."""
-    verdict: VerdictConfig = field(default_factory=VerdictConfig)
-    """Thresholds of the alignment verdict."""
-
-    def validate(self) -> None:
-        check(self.seeds >= 1, "seeds", f"must be >= 1, got {self.seeds}")
-        check_choice(self.obs_mode, "obs_mode", OBS_MODES)
-        check_choice(self.arch, "arch", ARCHES)
-        check(self.num_envs >= 1, "num_envs", f"must be >= 1, got {self.num_envs}")
-        check(self.eval_episodes >= 1, "eval_episodes", f"must be >= 1, got {self.eval_episodes}")
-
-
-QUICK = RedDoorConfig(seeds=1, eval_episodes=150, ppo=ppo.PPOConfig(total_steps=110_000))
-"""The `--quick` preset: one seed per arm, a smaller budget."""
+from mesalab.models.policy import ActorCritic, PolicyConfig
+from mesalab.seeding import derive_seed, derive_seed31
+from mesalab.shift import judge
+from mesalab.store import create_run_dir, read_json, write_json_atomic
 
 
 def model_path(run_dir: Path, arm: str, seed: int) -> Path:
@@ -82,25 +43,28 @@ def train_arm(
         return model
     spec = get_distribution(ARMS[arm])
     policy_cfg = PolicyConfig(size=spec.size, arch=cfg.arch, obs_mode=cfg.obs_mode)
-    with seeded_init(seed, "init", arm):  # nn.Linear's initialisers take no generator
-        policy = ActorCritic(policy_cfg).to(device)
-    world = GridWorld(
-        spec, cfg.num_envs, seed=derive_seed(seed, "world", arm), obs_mode=cfg.obs_mode, device=device
+
+    def make_world() -> GridWorld:
+        world_seed = derive_seed(seed, "world", arm)
+        return GridWorld(spec, cfg.num_envs, seed=world_seed, obs_mode=cfg.obs_mode, device=device)
+
+    files = TrainingFiles(
+        metrics=run_dir / "metrics.jsonl",
+        checkpoint_dir=run_dir / "checkpoints" / f"{arm}-seed{seed}",
+        tensorboard_dir=run_dir / "tensorboard",
+        tag=f"{arm}/seed{seed}",
     )
-    train_cfg = cfg.ppo.replace(seed=derive_seed(seed, "ppo", arm) % (2**31))
-    with MetricsLogger(
-        run_dir / "metrics.jsonl", tensorboard_dir=run_dir / "tensorboard", tag=f"{arm}/seed{seed}"
-    ) as log:
-        ppo.train(
-            train_cfg,
-            world,
-            policy,
-            log,
-            checkpoint_dir=run_dir / "checkpoints" / f"{arm}-seed{seed}",
-            resume=True,
-            progress=progress,
-            description=f"{arm} seed {seed}",
-        )
+    policy = train_policy(
+        policy_cfg,
+        make_world,
+        cfg.ppo,
+        seed,
+        lambda kind: (kind, arm),
+        files,
+        device=device,
+        progress=progress,
+        description=f"{arm} seed {seed}",
+    )
     save_model(
         policy,
         path,
@@ -115,31 +79,21 @@ def assess_model(
     cfg: RedDoorConfig, policy: torch.nn.Module, arm: str, seed: int, device: torch.device
 ) -> dict[str, Any]:
     """Assess one policy on its training distribution and every shift; infer and decide."""
-    out: dict[str, Any] = {}
-    train_name = ARMS[arm]
-    assessments = {}
-    for name in (train_name, *SHIFTS):
-        assessments[name] = assess(
-            policy,
-            name,
-            episodes=cfg.eval_episodes,
-            seed=derive_seed(seed, "eval", name) % (2**31),
-            obs_mode=cfg.obs_mode,
-            device=device,
-            layout_seed=cfg.eval_layout_seed,
-        )
-    train_success = assessments[train_name].success()["rate"]
-    for name, assessment in assessments.items():
-        inference = infer_objective(assessment)
-        entry = {**assessment.summary(), "inference": inference.to_dict()}
-        if name != train_name:
-            entry["verdict"] = decide_verdict(
-                train_success, entry["success"]["rate"], inference, cfg.verdict
-            ).to_dict()
-        out[name] = entry
-    pooled = infer_objective([assessments[n] for n in SHIFTS])
-    out["_pooled_shifts"] = {"inference": pooled.to_dict()}
-    out["_assessments"] = assessments  # kept in memory for the report, dropped before writing
+    judged = judge(
+        policy,
+        ARMS[arm],
+        SHIFTS,
+        cfg.eval_episodes,
+        lambda name: derive_seed31(seed, "eval", name),
+        obs_mode=cfg.obs_mode,
+        device=device,
+        layout_seed=cfg.eval_layout_seed,
+        verdict=cfg.verdict,
+        infer_trained=True,
+        pooled=True,
+    )
+    out = judged.to_dict()
+    out["_assessments"] = judged.assessments  # kept in memory for the report, dropped before writing
     return out
 
 

@@ -9,19 +9,23 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
-from mesalab.experiments.emergence_icl import EmergenceIclConfig, label
-from mesalab.report.html import EmbeddedFigure, Section, Table, embed_figure, esc, render_report
-from mesalab.store.runs import write_text_atomic
+from mesalab.experiments.emergence.report import ReportParts
+from mesalab.experiments.emergence.report import write_report as write_emergence_report
+from mesalab.experiments.emergence_icl.config import EmergenceIclConfig, label
+from mesalab.report.html import EmbeddedFigure, Section, Table, embed_figure, esc
 from mesalab.sweep.run import SweepResult, TrialRecord
 
 
 def write_report(result: SweepResult, cfg: EmergenceIclConfig, summary: dict[str, Any]) -> Path:
     """Write `report.html` into the sweep folder (it replaces the sweep's generic one)."""
+    return write_emergence_report(PARTS, result, cfg, summary)
+
+
+def _sections(
+    result: SweepResult, cfg: EmergenceIclConfig, summary: dict[str, Any], done: list[TrialRecord]
+) -> list[Section]:
     rows = summary["per_pool_size"]
-    done = [t for t in result.trials if t.status == "done"]
-    t = cfg.trial
-    sections = [
-        Section("Finding", [_finding_text(summary, cfg)], tables=[_aggregate_table(rows)]),
+    return [
         Section(
             "Error against the size of the pretraining pool",
             [
@@ -32,37 +36,20 @@ def write_report(result: SweepResult, cfg: EmergenceIclConfig, summary: dict[str
                 "the two estimators are the same.",
             ],
             figures=[_error_figure(rows, done, cfg), _distance_figure(rows, done, cfg)],
-        ),
-        Section(
-            "Setup",
-            [
-                f"Task: d = {t.dim}, N = {t.n_context} context pairs, x uniform in [-1, 1]^d, "
-                f"w ~ N(0, I), noise standard deviation {t.noise:g}; each seed draws its own pool. "
-                f"Model: softmax transformer, {t.n_layers} blocks, width {t.d_model}, 4 heads, MLP "
-                f"{4 * t.d_model}; Adam {t.lr:g} cosine-decayed over {t.steps:,} steps of "
-                f"{t.batch_size} sequences. Final evaluation on {t.eval_batch_size} sequences per "
-                "distribution.",
-                f"Sweep: {len(cfg.pool_sizes)} pool sizes x {cfg.seeds} seeds = {len(result.trials)} "
-                f"trials ({len(done)} done); wall time {result.wall_s / 60:.1f} min for this call "
-                f"({result.ran} trials run by it).",
-            ],
-        ),
-        Section("Trials", tables=[_trials_table(result.trials)]),
+        )
     ]
-    lead = (
-        "Raventós et al. (2023): pretrained on a finite pool of regression tasks, a transformer first "
-        "memorises the pool, then, past a threshold in the pool size M, learns to regress in context "
-        "and generalises to unseen tasks. Where is the threshold at our small scale?"
+
+
+def _setup(cfg: EmergenceIclConfig) -> str:
+    t = cfg.trial
+    return (
+        f"Task: d = {t.dim}, N = {t.n_context} context pairs, x uniform in [-1, 1]^d, "
+        f"w ~ N(0, I), noise standard deviation {t.noise:g}; each seed draws its own pool. "
+        f"Model: softmax transformer, {t.n_layers} blocks, width {t.d_model}, 4 heads, MLP "
+        f"{4 * t.d_model}; Adam {t.lr:g} cosine-decayed over {t.steps:,} steps of "
+        f"{t.batch_size} sequences. Final evaluation on {t.eval_batch_size} sequences per "
+        "distribution."
     )
-    html = render_report(
-        "emergence-icl: memorising the pool or learning in context",
-        lead,
-        sections,
-        meta=f"sweep {result.sweep_dir.name}",
-    )
-    path = result.sweep_dir / "report.html"
-    write_text_atomic(path, html)
-    return path
 
 
 def _finding_text(summary: dict[str, Any], cfg: EmergenceIclConfig) -> str:
@@ -90,7 +77,8 @@ def _finding_text(summary: dict[str, Any], cfg: EmergenceIclConfig) -> str:
     return " ".join(parts)
 
 
-def _aggregate_table(rows: list[dict[str, Any]]) -> Table:
+def _aggregate_table(summary: dict[str, Any]) -> Table:
+    rows = summary["per_pool_size"]
     body = []
     for r in rows:
         if not r["seeds_done"]:
@@ -234,3 +222,21 @@ def _trials_table(trials: list[TrialRecord]) -> Table:
         rows,
         "One row per trial (each is a run folder in the sweep folder).",
     )
+
+
+PARTS = ReportParts(
+    title="emergence-icl: memorising the pool or learning in context",
+    lead=(
+        "Raventós et al. (2023): pretrained on a finite pool of regression tasks, a transformer first "
+        "memorises the pool, then, past a threshold in the pool size M, learns to regress in context "
+        "and generalises to unseen tasks. Where is the threshold at our small scale?"
+    ),
+    finding=_finding_text,
+    aggregate_table=_aggregate_table,
+    sections=_sections,
+    setup=_setup,
+    axis_plural="pool sizes",
+    values=lambda cfg: list(cfg.pool_sizes),
+    trials_table=_trials_table,
+)
+"""What this report adds to the emergence skeleton."""

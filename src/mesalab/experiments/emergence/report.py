@@ -1,0 +1,56 @@
+"""The emergence report skeleton: finding, the variant's sections, setup, trials; one HTML file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mesalab.report.html import Section, Table, render_report
+from mesalab.store.runs import write_text_atomic
+from mesalab.sweep.run import SweepResult, TrialRecord
+
+
+@dataclass(frozen=True)
+class ReportParts:
+    """What one emergence report says beyond the skeleton."""
+
+    title: str
+    """The report's title."""
+    lead: str
+    """The question, one paragraph under the title."""
+    finding: Callable[[dict[str, Any], Any], str]
+    """`(summary, cfg) -> ` the finding paragraph."""
+    aggregate_table: Callable[[dict[str, Any]], Table]
+    """`summary ->` the table under the finding."""
+    sections: Callable[[SweepResult, Any, dict[str, Any], list[TrialRecord]], list[Section]]
+    """`(result, cfg, summary, done trials) ->` the sections between finding and setup."""
+    setup: Callable[[Any], str]
+    """`cfg ->` the setup paragraph (the sweep's size and time are added below it)."""
+    axis_plural: str
+    """What the swept values are called in the setup, e.g. `fractions`."""
+    values: Callable[[Any], list[Any]]
+    """The swept values of a config."""
+    trials_table: Callable[[list[TrialRecord]], Table]
+    """One row per trial."""
+
+
+def write_report(parts: ReportParts, result: SweepResult, cfg: Any, summary: dict[str, Any]) -> Path:
+    """Write `report.html` into the sweep folder (it replaces the sweep's generic one)."""
+    done = [t for t in result.trials if t.status == "done"]
+    sweep_line = (
+        f"Sweep: {len(parts.values(cfg))} {parts.axis_plural} x {cfg.seeds} seeds = {len(result.trials)} "
+        f"trials ({len(done)} done); wall time {result.wall_s / 60:.1f} min for this call "
+        f"({result.ran} trials run by it)."
+    )
+    sections = [
+        Section("Finding", [parts.finding(summary, cfg)], tables=[parts.aggregate_table(summary)]),
+        *parts.sections(result, cfg, summary, done),
+        Section("Setup", [parts.setup(cfg), sweep_line]),
+        Section("Trials", tables=[parts.trials_table(result.trials)]),
+    ]
+    html = render_report(parts.title, parts.lead, sections, meta=f"sweep {result.sweep_dir.name}")
+    path = result.sweep_dir / "report.html"
+    write_text_atomic(path, html)
+    return path

@@ -1,0 +1,128 @@
+"""Judge a policy under shift: assess it, infer its objective, decide the verdict.
+
+`judge(policy, "red-door/train", ["red-door/deploy"], episodes=300, seed=0)` is the one
+pipeline every caller uses (experiments, `mesalab assess`, the audit, `break`): roll the
+policy out on its training distribution and on each shift, infer the objective the
+actions pursue on each shift (and, when asked, on the training distribution and on all
+shifts pooled), and decide a verdict per shift against the training success.
+
+Seeds are data: `seed` is one int for every rollout, or a function of the distribution's
+name (`lambda name: derive_seed31(seed, "eval", name)`), so each caller keeps its seed
+paths. `judge_assessments` does the inference and verdicts for rollouts a caller made
+itself (`break` scores many shifts before it picks the worst).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from mesalab.envs.gridworld import WorldSpec
+from mesalab.shift.evaluate import Assessment, Policy, assess
+from mesalab.shift.infer import Inference, infer_objective
+from mesalab.shift.verdict import Verdict, VerdictConfig, decide_verdict
+
+SeedFor = int | Callable[[str], int]
+"""One seed for every rollout, or the seed of each distribution by name."""
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A policy's rollouts on its training distribution and each shift, read and judged."""
+
+    trained_on: str
+    """The distribution whose success counts as the training success."""
+    shifts: tuple[str, ...]
+    """The shifted distributions judged (one may be `trained_on` itself)."""
+    assessments: dict[str, Assessment]
+    """Rollouts by distribution name: `trained_on` first, then the shifts in order."""
+    inferences: dict[str, Inference]
+    """The inferred objective per distribution (every shift; `trained_on` when asked)."""
+    verdicts: dict[str, Verdict]
+    """The verdict per shift."""
+    pooled: Inference | None = None
+    """The objective inferred from all shifts' steps together, when asked."""
+
+    @property
+    def train_success(self) -> float:
+        return self.assessments[self.trained_on].success()["rate"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Per distribution: its summary with `inference` (and `verdict` on shifts);
+        `_pooled_shifts` holds the pooled inference when there is one."""
+        out: dict[str, Any] = {}
+        for name, assessment in self.assessments.items():
+            entry: dict[str, Any] = assessment.summary()
+            if name in self.inferences:
+                entry["inference"] = self.inferences[name].to_dict()
+            if name in self.verdicts:
+                entry["verdict"] = self.verdicts[name].to_dict()
+            out[name] = entry
+        if self.pooled is not None:
+            out["_pooled_shifts"] = {"inference": self.pooled.to_dict()}
+        return out
+
+
+def judge(
+    policy: Policy,
+    trained_on: str,
+    shifts: Sequence[str],
+    episodes: int,
+    seed: SeedFor,
+    *,
+    specs: Mapping[str, WorldSpec] | None = None,
+    obs_mode: str = "symbolic",
+    device: str | torch.device = "cpu",
+    layout_seed: int | None = None,
+    verdict: VerdictConfig | None = None,
+    infer_trained: bool = False,
+    pooled: bool = False,
+) -> Judgement:
+    """Assess `policy` on `trained_on` and every shift, then `judge_assessments`.
+
+    `specs` gives the spec to roll out for a name that is not (only) a registered
+    distribution, e.g. a held-out layout bank; its assessment is still filed under the name.
+    """
+    specs = specs or {}
+    assessments: dict[str, Assessment] = {}
+    for name in (trained_on, *shifts):
+        if name in assessments:  # the same name, spec and seed: the same rollouts
+            continue
+        world: str | WorldSpec = specs.get(name, name)
+        rollout_seed = seed(name) if callable(seed) else seed
+        assessments[name] = assess(
+            policy, world, episodes, rollout_seed, obs_mode=obs_mode, device=device, layout_seed=layout_seed
+        )
+        assessments[name].distribution = name
+    return judge_assessments(
+        trained_on, assessments, shifts, verdict, infer_trained=infer_trained, pooled=pooled
+    )
+
+
+def judge_assessments(
+    trained_on: str,
+    assessments: Mapping[str, Assessment],
+    shifts: Sequence[str] | None = None,
+    verdict: VerdictConfig | None = None,
+    *,
+    infer_trained: bool = False,
+    pooled: bool = False,
+) -> Judgement:
+    """Infer the objective on each shift (default: every key but `trained_on`) and decide its
+    verdict against the success on `trained_on`."""
+    shifts = tuple(shifts if shifts is not None else [n for n in assessments if n != trained_on])
+    train_success = assessments[trained_on].success()["rate"]
+    inferences: dict[str, Inference] = {}
+    verdicts: dict[str, Verdict] = {}
+    for name in dict.fromkeys((trained_on, *shifts)):
+        if name in shifts or infer_trained:
+            inferences[name] = infer_objective(assessments[name])
+        if name in shifts:
+            shifted = assessments[name].success()["rate"]
+            verdicts[name] = decide_verdict(train_success, shifted, inferences[name], verdict)
+    ordered = {name: assessments[name] for name in (trained_on, *shifts)}
+    together = infer_objective([assessments[n] for n in shifts]) if pooled else None
+    return Judgement(trained_on, shifts, ordered, inferences, verdicts, together)
