@@ -216,3 +216,9 @@ def test_emergence_and_sweep_help_list_fields(capsys, monkeypatch) -> None:
     assert "fail_when_x: float | None = null" in text
     text = _help(["sweep"], capsys, monkeypatch)
     assert "red-door-arm" in text and "tiny" in text and "lists the fields of NAME" in text
+
+
+def test_worlds_show_help_lists_the_named_spec(capsys, monkeypatch) -> None:
+    text = _help(["worlds", "show", "red-door/deploy"], capsys, monkeypatch)
+    assert "Spec fields of red-door/deploy" in text and 'exit_colours: tuple[str, ...] = ["blue"]' in text
+    assert "Fewest objects per episode." in text

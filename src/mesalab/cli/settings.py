@@ -163,3 +163,16 @@ def sweep_command() -> type:
         return f"Config fields of {exp.name} (--set FIELD=VALUE, --axis FIELD=V1,V2)", fields_text(exp.config)
 
     return config_command(fields)
+
+
+def world_command() -> type:
+    """The command class of `worlds show`: `show NAME --help` lists NAME's spec fields."""
+
+    def fields(ctx: Any) -> tuple[str, list[tuple[str, str]]]:
+        from mesalab.envs.gridworld import DISTRIBUTIONS, get_distribution
+
+        given = [a for a in ctx.meta.get("mesalab.argv", []) if a in DISTRIBUTIONS]
+        name = given[0] if given else "red-door/train"
+        return f"Spec fields of {name} (--set FIELD=VALUE)", fields_text(get_distribution(name))
+
+    return config_command(fields)

@@ -17,6 +17,7 @@ from typing import Any
 import typer
 
 from mesalab.cli.app import app
+from mesalab.cli.settings import world_command
 from mesalab.config import check, check_choice
 
 worlds_app = typer.Typer(
@@ -59,7 +60,7 @@ def diff_worlds(
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
-@worlds_app.command("show")
+@worlds_app.command("show", cls=world_command())
 def show_world(
     name: str = typer.Argument(..., help="A distribution name, e.g. red-door/deploy."),
     seed: int = typer.Option(0, "--seed", help="World seed (>= 0)."),
@@ -74,7 +75,7 @@ def show_world(
         "--set",
         metavar="FIELD=VALUE",
         help="Set a spec field (repeatable): VALUE is JSON, else text; a list field takes a comma list, "
-        "e.g. size=15, exit_colours=red,blue. `mesalab worlds diff` shows the fields.",
+        "e.g. size=15, exit_colours=red,blue. The fields are listed below.",
     ),
 ) -> None:
     """Print a maze of a distribution as ASCII; optionally save it as a PNG."""
