@@ -124,7 +124,8 @@ def test_a_trial_measures_the_model_beside_both_estimators(tmp_path: Path) -> No
 
 
 def test_quick_command_writes_report_and_aggregate_and_resumes(tmp_path: Path) -> None:
-    args = ["run", "emergence-icl", "--quick", "--steps", "30", "--pool-sizes", "1,inf"]
+    args = ["run", "emergence-icl", "--quick", "--set", "trial.steps=30", "--set", "trial.eval_every=30"]
+    args += ["--set", "pool_sizes=1,null"]
     args += ["--out", str(tmp_path / "runs"), "--name", "icl", "--no-progress"]
     first = mesalab(*args, cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -146,8 +147,9 @@ def test_quick_command_writes_report_and_aggregate_and_resumes(tmp_path: Path) -
 
 
 def test_bad_pool_sizes_are_one_error_line_and_write_nothing(tmp_path: Path) -> None:
-    for bad, fragment in (("one,two", "--pool-sizes"),):  # a range error is in test_emergence_red_door
-        out = mesalab("run", "emergence-icl", "--pool-sizes", bad, "--out", str(tmp_path / "r"), cwd=tmp_path)
+    for bad, fragment in (("one,two", "pool_sizes"),):  # a range error is in test_emergence_red_door
+        bad_set = f"pool_sizes={bad}"
+        out = mesalab("run", "emergence-icl", "--set", bad_set, "--out", str(tmp_path / "r"), cwd=tmp_path)
         assert out.returncode == 2, out.stderr
         assert out.stderr.strip().startswith("error: ") and fragment in out.stderr
         assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1

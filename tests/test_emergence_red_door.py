@@ -72,8 +72,9 @@ def test_aggregate_counts_both_rates_with_wilson_intervals() -> None:
 
 
 def test_quick_command_through_a_real_sweep(tmp_path: Path) -> None:
-    args = ["run", "emergence-red-door", "--quick", "--steps", "4096", "--episodes", "10"]
-    args += ["--fractions", "0,1", "--seeds", "1", "--out", str(tmp_path / "runs"), "--name", "rd"]
+    args = ["run", "emergence-red-door", "--quick", "--set", "trial.ppo.total_steps=4096"]
+    args += ["--set", "trial.eval_episodes=10", "--set", "fractions=0,1", "--seeds", "1"]
+    args += ["--out", str(tmp_path / "runs"), "--name", "rd"]
     out = mesalab(*args, "--no-progress", cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "finding:" in out.stdout
@@ -100,7 +101,13 @@ def test_quick_command_through_a_real_sweep(tmp_path: Path) -> None:
 def test_bad_fractions_are_one_error_line_and_write_nothing(tmp_path: Path) -> None:
     for bad, fragment in (("0,2", "fractions"),):  # the parse error case is in test_emergence_icl
         out = mesalab(
-            "run", "emergence-red-door", "--fractions", bad, "--out", str(tmp_path / "r"), cwd=tmp_path
+            "run",
+            "emergence-red-door",
+            "--set",
+            f"fractions={bad}",
+            "--out",
+            str(tmp_path / "r"),
+            cwd=tmp_path,
         )
         assert out.returncode == 2, out.stderr
         assert out.stderr.strip().startswith("error: ") and fragment in out.stderr

@@ -50,12 +50,13 @@ def test_tiny_run_writes_report_and_results(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("flag", "value", "field"),
     [
-        ("--n-context", "0", "n_context"),
-        ("--dim", "0", "dim"),
-        ("--pool-size", "0", "pool_size"),
-        ("--noise", "-0.5", "noise"),
-        ("--x-scale", "-1", "x_scale"),
-        ("--w-scale", "0", "w_scale"),
+        ("--set", "task.n_context=0", "task.n_context"),
+        ("--set", "task.dim=0", "task.dim"),
+        ("--set", "task.pool_size=0", "task.pool_size"),
+        ("--set", "task.noise=-0.5", "task.noise"),
+        ("--set", "task.x_scale=-1", "task.x_scale"),
+        ("--set", "task.w_scale=0", "task.w_scale"),
+        ("--set", "task.x_dist=cauchy", "task.x_dist"),
     ],
 )
 def test_bad_input_is_one_line_naming_the_field(tmp_path: Path, flag: str, value: str, field: str) -> None:

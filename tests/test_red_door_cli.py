@@ -24,7 +24,17 @@ from mesalab.models.policy import ActorCritic, PolicyConfig
 from mesalab.shift import VerdictConfig
 from mesalab.shift.verdict import LABELS
 
-RUN = ["run", "red-door", "--quick", "--seeds", "1", "--steps", "4096", "--episodes", "20"]
+RUN = [
+    "run",
+    "red-door",
+    "--quick",
+    "--seeds",
+    "1",
+    "--set",
+    "ppo.total_steps=4096",
+    "--set",
+    "eval_episodes=20",
+]
 EPISODES = 20
 
 
@@ -224,7 +234,7 @@ def test_unknown_distribution_is_one_line(quick_run, tmp_path: Path) -> None:
 
 def test_unknown_observation_mode_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = mesalab(*RUN, "--obs", "nonsense", "--out", str(out), cwd=tmp_path)
+    result = mesalab(*RUN, "--set", "obs_mode=nonsense", "--out", str(out), cwd=tmp_path)
     assert_one_line_error(result, "obs_mode", "nonsense", "symbolic")
     assert not out.exists() or not any(out.iterdir())
     assert sorted(p.name for p in tmp_path.iterdir()) in ([], ["out"])

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from mesalab.cli.app import run_app
-from mesalab.errors import MesalabError
+from mesalab.cli.settings import flagship_command, flagship_config, set_option
 
 _QUICK = "A small demo configuration (minutes; not a finding)."
 _SEEDS = "Seeds per grid point."
@@ -19,31 +19,6 @@ _NAME = (
     "Sweep folder name; an existing one is resumed (finished trials kept). "
     "Re-running the same command without --name also resumes."
 )
-
-
-def _floats(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise MesalabError(
-            f"--fractions {text!r}: expected numbers separated by commas, e.g. 0,0.05,1"
-        ) from None
-
-
-def _pools(text: str) -> tuple[int | None, ...]:
-    out: list[int | None] = []
-    for v in text.split(","):
-        v = v.strip().lower()
-        if v in ("inf", "none", "infinite"):
-            out.append(None)
-            continue
-        try:
-            out.append(int(v))
-        except ValueError:
-            raise MesalabError(
-                f"--pool-sizes {text!r}: expected integers or inf, e.g. 1,16,256,inf"
-            ) from None
-    return tuple(out)
 
 
 def _finish(sweep_dir: Path) -> None:
@@ -81,15 +56,13 @@ def _finding_line(summary: dict) -> str:
     )
 
 
-@run_app.command("emergence-red-door")
+@run_app.command("emergence-red-door", cls=flagship_command("emergence-red-door"))
 def run_emergence_red_door(
     quick: bool = typer.Option(False, "--quick", help=_QUICK),
-    seeds: int | None = typer.Option(None, "--seeds", help=_SEEDS + " Default 8 (2 with --quick)."),
-    fractions: str | None = typer.Option(
-        None, "--fractions", help="alt_fraction values, comma-separated (default 0,0.01,0.05,0.2,1)."
+    seeds: int | None = typer.Option(
+        None, "--seeds", help=_SEEDS + " Default 8 (2 with --quick); shortcut for --set seeds=N."
     ),
-    steps: int | None = typer.Option(None, "--steps", help="PPO environment steps per trial."),
-    episodes: int | None = typer.Option(None, "--episodes", help="Assessment episodes per distribution."),
+    sets: list[str] = set_option(),
     workers: int = typer.Option(2, "--workers", help=_WORKERS),
     threads: int = typer.Option(1, "--threads-per-trial", help=_THREADS),
     out: Path = typer.Option(Path("runs"), "--out", help=_OUT),
@@ -98,33 +71,20 @@ def run_emergence_red_door(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the sweep's progress bar."),
 ) -> None:
     """Pseudo-alignment on red-door/deploy against training diversity, over seeds; writes report.html."""
-    from mesalab.experiments.emergence_red_door import QUICK, EmergenceRedDoorConfig, run
+    from mesalab.experiments.emergence_red_door import EmergenceRedDoorConfig, run
 
-    cfg = QUICK if quick else EmergenceRedDoorConfig()
-    trial = cfg.trial
-    if steps is not None:
-        trial = trial.replace(ppo=trial.ppo.replace(total_steps=steps))
-    if episodes is not None:
-        trial = trial.replace(eval_episodes=episodes)
-    changes: dict[str, object] = {"trial": trial}
-    if seeds is not None:
-        changes["seeds"] = seeds
-    if fractions is not None:
-        changes["fractions"] = _floats(fractions)
-    cfg = cfg.replace(**changes)
+    cfg = flagship_config("emergence-red-door", quick, sets, {"seeds": seeds})
+    assert isinstance(cfg, EmergenceRedDoorConfig)
     _finish(run(cfg, out, workers, address, name, threads, progress))
 
 
-@run_app.command("emergence-icl")
+@run_app.command("emergence-icl", cls=flagship_command("emergence-icl"))
 def run_emergence_icl(
     quick: bool = typer.Option(False, "--quick", help=_QUICK),
-    seeds: int | None = typer.Option(None, "--seeds", help=_SEEDS + " Default 2 (1 with --quick)."),
-    pool_sizes: str | None = typer.Option(
-        None,
-        "--pool-sizes",
-        help="Pool sizes M, comma-separated; inf: a fresh task per sequence (default 1,4,16,64,256,1024,inf)",
+    seeds: int | None = typer.Option(
+        None, "--seeds", help=_SEEDS + " Default 2 (1 with --quick); shortcut for --set seeds=N."
     ),
-    steps: int | None = typer.Option(None, "--steps", help="Training steps per model."),
+    sets: list[str] = set_option(),
     workers: int = typer.Option(2, "--workers", help=_WORKERS),
     threads: int = typer.Option(1, "--threads-per-trial", help=_THREADS),
     out: Path = typer.Option(Path("runs"), "--out", help=_OUT),
@@ -133,16 +93,8 @@ def run_emergence_icl(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the sweep's progress bar."),
 ) -> None:
     """In-context regression against pretraining task diversity: memorising vs ridge; writes report.html."""
-    from mesalab.experiments.emergence_icl import QUICK, EmergenceIclConfig, run
+    from mesalab.experiments.emergence_icl import EmergenceIclConfig, run
 
-    cfg = QUICK if quick else EmergenceIclConfig()
-    changes: dict[str, object] = {}
-    if steps is not None:
-        every = max(1, min(cfg.trial.eval_every, steps))
-        changes["trial"] = cfg.trial.replace(steps=steps, eval_every=every)
-    if seeds is not None:
-        changes["seeds"] = seeds
-    if pool_sizes is not None:
-        changes["pool_sizes"] = _pools(pool_sizes)
-    cfg = cfg.replace(**changes)
+    cfg = flagship_config("emergence-icl", quick, sets, {"seeds": seeds})
+    assert isinstance(cfg, EmergenceIclConfig)
     _finish(run(cfg, out, workers, address, name, threads, progress))

@@ -7,20 +7,23 @@ from pathlib import Path
 import typer
 
 from mesalab.cli.app import run_app
+from mesalab.cli.settings import flagship_command, set_option
 
 
-@run_app.command("red-door")
+@run_app.command("red-door", cls=flagship_command("red-door"))
 def run_red_door(
     quick: bool = typer.Option(
         False, "--quick", help="One seed per arm and a small budget (about a minute)."
     ),
     seeds: int | None = typer.Option(
-        None, "--seeds", help="Training seeds per arm (default 3; 1 with --quick)."
+        None,
+        "--seeds",
+        help="Training seeds per arm (default 3; 1 with --quick); shortcut for --set seeds=N.",
     ),
-    obs: str = typer.Option("symbolic", "--obs", help="Observation mode: symbolic or pixels."),
-    arch: str = typer.Option("planner", "--arch", help="Policy torso: planner or mlp."),
-    steps: int | None = typer.Option(None, "--steps", help="PPO environment steps per policy."),
-    episodes: int | None = typer.Option(None, "--episodes", help="Assessment episodes per distribution."),
+    arch: str | None = typer.Option(
+        None, "--arch", help="Policy torso: planner or mlp; shortcut for --set arch=NAME."
+    ),
+    sets: list[str] = set_option(),
     out: Path = typer.Option(Path("runs"), "--out", help="Folder that holds run folders."),
     resume: str | None = typer.Option(
         None, "--resume", help="Finish an interrupted run (its folder or name)."
@@ -33,25 +36,24 @@ def run_red_door(
     ),
 ) -> None:
     """Train narrow and diverse arms with PPO, shift them, infer their objectives, write report.html."""
-    from mesalab.experiments.red_door import QUICK, RedDoorConfig, run
+    from mesalab.cli.settings import flagship_config
+    from mesalab.errors import MesalabError
+    from mesalab.experiments.red_door import RedDoorConfig, run
     from mesalab.runtime import configure, default_device
     from mesalab.store import find_run
 
-    configure(threads)
-    resolved = default_device(device)
     if resume is not None:
-        run_dir = run(RedDoorConfig(), out, resume=find_run(resume, out), device=resolved)
+        if sets or seeds is not None or arch is not None:
+            raise MesalabError(
+                "--resume: the run keeps the config it was started with; drop --set, --seeds, --arch"
+            )
+        configure(threads)
+        run_dir = run(RedDoorConfig(), out, resume=find_run(resume, out), device=default_device(device))
     else:
-        cfg = QUICK if quick else RedDoorConfig()
-        changes: dict[str, object] = {"obs_mode": obs, "arch": arch}
-        if seeds is not None:
-            changes["seeds"] = seeds
-        if episodes is not None:
-            changes["eval_episodes"] = episodes
-        if steps is not None:
-            changes["ppo"] = cfg.ppo.replace(total_steps=steps)
-        cfg = cfg.replace(**changes)
-        run_dir = run(cfg, out, device=resolved)
+        cfg = flagship_config("red-door", quick, sets, {"seeds": seeds, "arch": arch})
+        assert isinstance(cfg, RedDoorConfig)
+        configure(threads)
+        run_dir = run(cfg, out, device=default_device(device))
     typer.echo(f"run folder: {run_dir}")
     typer.echo(f"report:     {run_dir / 'report.html'}")
     from mesalab.cli.runs import print_results

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import typer
 
 from mesalab.cli.app import app
+from mesalab.cli.settings import set_option, sweep_command
 
 
-@app.command("sweep")
+@app.command("sweep", cls=sweep_command())
 def sweep(
-    experiment: str = typer.Argument(..., help="Sweep experiment: tiny, red-door-arm, ..."),
+    experiment: str = typer.Argument(
+        ..., help="Sweep experiment: tiny, red-door-arm, ... (`sweep NAME --help` lists its fields)."
+    ),
     axis: list[str] = typer.Option(
         [], "--axis", help="KEY=V1,V2,... (dotted keys for nested fields); repeat for a grid."
     ),
+    sets: list[str] = set_option(),
     seeds: int = typer.Option(1, "--seeds", help="Seeds per grid point."),
     seed: int = typer.Option(0, "--seed", help="Base seed every trial seed derives from."),
     workers: int = typer.Option(2, "--workers", help="Most trials running at once."),
@@ -28,13 +33,19 @@ def sweep(
     threads: int = typer.Option(1, "--threads", help="Torch threads (and Ray CPUs) per trial."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
-    """Run every trial of the grid (resuming a sweep with the same spec), write table and report."""
+    """Run every trial of the grid (resuming a sweep with the same spec), write table and report.
+
+    --set fixes a field of every trial (the sweep's base config); --axis varies one.
+    """
     import mesalab.experiments  # noqa: F401  the flagships register their sweep trials
     from mesalab.errors import MesalabError
+    from mesalab.overrides import apply_sets
     from mesalab.sweep.experiment import get_sweep_experiment, parse_axis
     from mesalab.sweep.run import run_sweep
 
     exp = get_sweep_experiment(experiment)
+    if sets:
+        exp = dataclasses.replace(exp, config=apply_sets(exp.config, sets))
     axes: dict[str, list[str]] = {}
     for text in axis:
         key, values = parse_axis(text)

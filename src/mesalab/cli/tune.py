@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import typer
 
 from mesalab.cli.app import app
+from mesalab.cli.settings import set_option, sweep_command
 
 
-@app.command("tune")
+@app.command("tune", cls=sweep_command())
 def tune(
-    experiment: str = typer.Argument(..., help="Sweep experiment with a search space: tiny, red-door-arm."),
+    experiment: str = typer.Argument(
+        ...,
+        help="Sweep experiment with a search space: tiny, red-door-arm "
+        "(`tune NAME --help` lists its fields).",
+    ),
     trials: int = typer.Option(20, "--trials", help="Total trials the study should hold (resumes count)."),
     storage: str | None = typer.Option(
         None, "--storage", help="Optuna database URL to share a study (default: study.db in the folder)."
     ),
     study: str | None = typer.Option(None, "--study", help="Study name (default: experiment + spec hash)."),
-    set_: list[str] = typer.Option([], "--set", help="KEY=VALUE fixed for every trial; repeatable."),
+    sets: list[str] = set_option(),
     seed: int = typer.Option(0, "--seed", help="Seed of the sampler and of every trial."),
     workers: int = typer.Option(2, "--workers", help="Most trials running at once."),
     address: str | None = typer.Option(None, "--address", help="Join a Ray cluster (HOST:PORT)."),
@@ -26,20 +32,20 @@ def tune(
     threads: int = typer.Option(1, "--threads", help="Torch threads (and Ray CPUs) per trial."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
-    """Search the experiment's declared hyperparameters with Optuna (TPE); resumable."""
+    """Search the experiment's declared hyperparameters with Optuna (TPE); resumable.
+
+    --set fixes a field of every trial; the fields Optuna varies are set per trial on top.
+    """
     import mesalab.experiments  # noqa: F401  the flagships register their sweep trials
-    from mesalab.errors import MesalabError
-    from mesalab.sweep.experiment import parse_axis
+    from mesalab.overrides import apply_sets
+    from mesalab.sweep.experiment import get_sweep_experiment
     from mesalab.sweep.tune import tune as run_tune
 
-    overrides: dict[str, str] = {}
-    for text in set_:
-        key, values = parse_axis(text)
-        if len(values) != 1:
-            raise MesalabError(f"--set {text!r}: one value per field")
-        overrides[key] = values[0]
+    exp = get_sweep_experiment(experiment)
+    if sets:
+        exp = dataclasses.replace(exp, config=apply_sets(exp.config, sets))
     result = run_tune(
-        experiment,
+        exp,
         trials,
         out_root=out,
         name=name,
@@ -49,7 +55,6 @@ def tune(
         address=address,
         base_seed=seed,
         threads_per_trial=threads,
-        overrides=overrides,
         progress=not quiet,
     )
     states = [t["state"] for t in result.trials]

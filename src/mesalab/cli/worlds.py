@@ -11,16 +11,14 @@ point prints as one line with exit code 2; nothing is written before validation 
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from mesalab.cli.app import app
+from mesalab.cli.settings import world_command
 from mesalab.config import check, check_choice
-from mesalab.errors import ConfigError
 
 worlds_app = typer.Typer(
     help="The gridworld distributions: list them, diff two, show a maze.",
@@ -62,7 +60,7 @@ def diff_worlds(
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
-@worlds_app.command("show")
+@worlds_app.command("show", cls=world_command())
 def show_world(
     name: str = typer.Argument(..., help="A distribution name, e.g. red-door/deploy."),
     seed: int = typer.Option(0, "--seed", help="World seed (>= 0)."),
@@ -72,22 +70,24 @@ def show_world(
     png: Path | None = typer.Option(
         None, "--png", help="Also write a PNG (the picture for symbolic, the agent's pixels for pixels)."
     ),
-    overrides: list[str] | None = typer.Option(
-        None,
+    overrides: list[str] = typer.Option(
+        [],
         "--set",
-        help="Override a spec field, FIELD=VALUE (repeatable), e.g. size=15, exit_colours=red,blue.",
+        metavar="FIELD=VALUE",
+        help="Set a spec field (repeatable): VALUE is JSON, else text; a list field takes a comma list, "
+        "e.g. size=15, exit_colours=red,blue. The fields are listed below.",
     ),
 ) -> None:
     """Print a maze of a distribution as ASCII; optionally save it as a PNG."""
     from mesalab.envs.gridworld import GridWorld, get_distribution
     from mesalab.envs.gridworld.render import render_ascii, render_rgb, save_png
+    from mesalab.overrides import apply_sets
 
     check(seed >= 0, "seed", f"must be >= 0, got {seed}")
     check(index >= 0, "index", f"must be >= 0, got {index}")
     check_choice(obs, "obs", ("symbolic", "pixels"))
     spec = get_distribution(name)
-    if overrides:
-        spec = spec.replace(**_parse_overrides(overrides, spec))
+    spec = apply_sets(spec, overrides)
     world = GridWorld(spec, batch, seed=seed, obs_mode=obs, world_ids=list(range(index, index + batch)))
     observation = world.reset()
     shape = tuple(world.observation_shape)
@@ -103,26 +103,6 @@ def show_world(
         else:
             image = render_rgb(world.state, 0)
         typer.echo(f"\nwrote {save_png(image, png)} (world {index})")
-
-
-def _parse_overrides(items: list[str], spec: Any) -> dict[str, Any]:
-    """`["size=15", "exit_colours=red,blue"]` -> `{"size": 15, "exit_colours": ["red", "blue"]}`."""
-    fields = {f.name: f for f in dataclasses.fields(spec)}
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep:
-            raise ConfigError("--set", f"expected FIELD=VALUE, got {item!r}")
-        if key not in fields:
-            raise ConfigError(key, f"not a field of {type(spec).__name__}", ", ".join(fields))
-        if isinstance(getattr(spec, key), tuple):
-            out[key] = [part.strip() for part in text.split(",") if part.strip()]
-            continue
-        try:
-            out[key] = json.loads(text)
-        except json.JSONDecodeError:
-            out[key] = text  # left to the spec's validation, which names the field
-    return out
 
 
 def _show(value: Any) -> str:

@@ -15,11 +15,11 @@ import torch
 from torch import nn
 
 from mesalab.config import Config
-from mesalab.models.reference import bayes
 from mesalab.detect import icl_compare as cmp
 from mesalab.envs.icl.sampler import Batch, sample_seeded, task_pool
 from mesalab.experiments.emergence_icl.config import DEFAULT_TRIAL, TRIAL_NAME, EmergenceIclTrialConfig
 from mesalab.models.io import save_model
+from mesalab.models.reference import bayes
 from mesalab.models.softmax_transformer import SoftmaxTransformer, SoftmaxTransformerConfig
 from mesalab.seeding import derive_seed31
 from mesalab.store.metrics import MetricsLogger

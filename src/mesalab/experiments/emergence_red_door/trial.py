@@ -19,10 +19,9 @@ from mesalab.experiments.emergence_red_door.config import (
     TRIAL_NAME,
     EmergenceRedDoorTrialConfig,
 )
-from mesalab.experiments.red_door.objective import learned_objective
 from mesalab.experiments.red_door.training import TrainingFiles, train_policy
 from mesalab.models.io import save_model
-from mesalab.models.policy import ActorCritic, PolicyConfig
+from mesalab.models.policy import ActorCritic, PolicyConfig, learned_objective
 from mesalab.seeding import derive_seed31
 from mesalab.shift import VerdictConfig, judge
 from mesalab.sweep.experiment import SweepExperiment, register_sweep_experiment

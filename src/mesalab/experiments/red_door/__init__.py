@@ -3,7 +3,6 @@
 (`train_policy`, the PPO training both red-door flagships share)."""
 
 from mesalab.experiments.red_door.config import ARMS, QUICK, SHIFTS, RedDoorConfig
-from mesalab.experiments.red_door.objective import learned_objective
 from mesalab.experiments.red_door.run import assess_model, model_path, run, summarise, train_arm
 from mesalab.experiments.red_door.training import TrainingFiles, train_policy
 
@@ -14,7 +13,6 @@ __all__ = [
     "RedDoorConfig",
     "TrainingFiles",
     "assess_model",
-    "learned_objective",
     "model_path",
     "run",
     "summarise",

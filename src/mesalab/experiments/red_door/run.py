@@ -18,11 +18,10 @@ import torch
 from mesalab import __version__
 from mesalab.envs.gridworld import DISTRIBUTIONS, GridWorld, get_distribution
 from mesalab.experiments.red_door.config import ARMS, SHIFTS, RedDoorConfig
-from mesalab.experiments.red_door.objective import learned_objective
 from mesalab.experiments.red_door.report import write_report
 from mesalab.experiments.red_door.training import TrainingFiles, train_policy
 from mesalab.models.io import load_model, save_model
-from mesalab.models.policy import ActorCritic, PolicyConfig
+from mesalab.models.policy import ActorCritic, PolicyConfig, learned_objective
 from mesalab.seeding import derive_seed, derive_seed31
 from mesalab.shift import judge
 from mesalab.store import create_run_dir, read_json, write_json_atomic
