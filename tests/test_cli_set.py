@@ -3,6 +3,7 @@ retired flags' `--set` equivalents give the configs (and hashes) the flags gave.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,12 +194,14 @@ def test_run_help_lists_every_field_with_type_default_and_docstring(capsys, monk
 
     text = _help(["run", "red-door"], capsys, monkeypatch)
     assert "ppo.total_steps: int = 150000 (--quick: 110000)" in text
-    docs = PPOConfig.__dataclass_fields__  # every field of the config is listed
+    docs = [f.name for f in dataclasses.fields(PPOConfig)]  # every field of the config is listed
     assert all(f"ppo.{name}:" in text for name in docs)
     assert "Environment steps to train for (summed over the batch of worlds)." in text
     assert 'obs_mode: str = "symbolic" Observation mode of world and policy' in text
     assert all(
-        f" {name}:" in text for name in RedDoorConfig.__dataclass_fields__ if name not in ("ppo", "verdict")
+        f" {name}:" in text
+        for name in [f.name for f in dataclasses.fields(RedDoorConfig)]
+        if name not in ("ppo", "verdict")
     )
     assert "--obs " not in text and "--steps " not in text and "--episodes " not in text  # retired
 
