@@ -41,6 +41,7 @@ def test_tiny_run_writes_report_and_results(tmp_path: Path) -> None:
     assert set(results["models"]) == {"lsa-1", "lsa-3", "softmax-2"}
     assert results["shifts"][0]["distribution"] == "icl/train"
     assert results["training"]["lsa-1"]["steps"] == 20
+    assert json.loads((run_dir / "config.json").read_text(encoding="utf-8"))["config"]["seed"] == 1
     for name in ("lsa-1", "lsa-3", "softmax-2"):
         assert (run_dir / f"{name}.safetensors").exists() and (run_dir / f"{name}.json").exists()
     metrics = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()

@@ -7,7 +7,7 @@ trial, resumable); `mesalab.sweep.index` rebuilds the results table from run fol
 most lowers a model's base-objective success.
 """
 
-from mesalab.sweep import builtin as builtin
+from mesalab.sweep import builtin as builtin  # registers the `tiny` trial
 from mesalab.sweep.experiment import (
     SweepExperiment,
     get_sweep_experiment,
