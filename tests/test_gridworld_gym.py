@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 
 import gymnasium
@@ -11,8 +13,9 @@ from gymnasium.utils.env_checker import check_env
 from gymnasium.vector import AutoresetMode
 
 import mesalab.envs.gridworld as gridworld
-from mesalab.envs.gridworld import DISTRIBUTIONS, RedDoorEnv, RedDoorVectorEnv
+from mesalab.envs.gridworld import DISTRIBUTIONS, RedDoorEnv, RedDoorVectorEnv, WorldSpec, gym_adapters
 from mesalab.envs.gridworld.gym_adapters import gym_id, register_gym_envs
+from mesalab.registry import Registry
 
 NAMES = [name for name in DISTRIBUTIONS.names() if name.startswith("red-door/")]
 
@@ -40,6 +43,47 @@ def test_registered_ids_cover_every_distribution() -> None:
     assert register_gym_envs() == gridworld.GYM_IDS, "registering again is a no-op, not an error"
     for env_id in expected:
         assert env_id in gymnasium.registry
+
+
+def test_every_version_of_every_distribution_is_registered(monkeypatch) -> None:
+    """A world registered after import gets its id from one more `register_gym_envs()`."""
+    later = Registry[WorldSpec]("distribution")
+    for versioned in DISTRIBUTIONS.ids():
+        name, version = DISTRIBUTIONS.resolve(versioned)
+        later.register(name, DISTRIBUTIONS[versioned], version)
+    later.register("red-door/train", DISTRIBUTIONS["red-door/train"].replace(size=9), version=1)
+    later.register("maze", DISTRIBUTIONS["red-door/blue-exit"].replace(size=7))
+    monkeypatch.setattr(gym_adapters, "DISTRIBUTIONS", later)
+    monkeypatch.setattr(gym_adapters, "get_distribution", later.get)
+    new = ["mesalab/RedDoor-train-v1", "mesalab/Maze-v0"]
+    try:
+        ids = register_gym_envs()
+        assert set(ids) == set(gridworld.GYM_IDS) | set(new)
+        assert gymnasium.make("mesalab/RedDoor-train-v1").unwrapped.spec_config.size == 9
+        with pytest.warns(DeprecationWarning, match="out of date"):  # Gymnasium's word on versions
+            assert gymnasium.make("mesalab/RedDoor-train-v0").unwrapped.spec_config.size == 11
+        assert gymnasium.make("mesalab/Maze-v0").unwrapped.spec_config.size == 7
+    finally:
+        for env_id in new:
+            gymnasium.registry.pop(env_id, None)
+
+
+def test_a_fresh_interpreter_makes_a_world_without_importing_mesalab() -> None:
+    """Gymnasium 1.x loads no plugins: its `module:id` form imports the registering module."""
+    code = (
+        "import sys, gymnasium\n"
+        "env = gymnasium.make('mesalab.envs.gridworld:mesalab/RedDoor-deploy-v0')\n"
+        "obs, info = env.reset(seed=0)\n"
+        "assert obs.shape == (8, 11, 11) and info == {'steps': 0}, (obs.shape, info)\n"
+        "env.step(0)\n"
+        "from mesalab.envs.gridworld import DISTRIBUTIONS, gym_adapters\n"
+        "missing = [n for n in DISTRIBUTIONS.names() if gym_adapters.gym_id(n) not in gymnasium.registry]\n"
+        "assert not missing, missing\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "ok"
 
 
 @pytest.mark.parametrize("name", NAMES)

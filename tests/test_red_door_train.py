@@ -16,6 +16,8 @@ import random
 from pathlib import Path
 
 import pytest
+import safetensors
+import safetensors.torch
 import torch
 
 from mesalab.envs.gridworld import GridWorld, WorldSpec, get_distribution
@@ -211,6 +213,10 @@ def test_weights_of_another_shape_are_refused(tmp_path: Path) -> None:
     meta = read_model_meta(path)
     meta["config"]["arch"] = "mlp"  # an MLP's weights are not a planner's
     path.with_suffix(".json").write_text(json.dumps(meta))
+    with safetensors.safe_open(str(path), framework="pt") as handle:  # both copies of the config agree
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
+        inner = {**(handle.metadata() or {}), "config": json.dumps(meta["config"])}
+    safetensors.torch.save_file(tensors, str(path), metadata=inner)
     with pytest.raises(MesalabError, match="weights do not fit"):
         load_model(path)
 

@@ -3,6 +3,12 @@
 The JSON names the model kind (a registry ID, `mesalab.models.kinds`), its config, the package version and
 extra metadata; loading builds the kind from its config and loads the weights strictly.
 Nothing is ever unpickled: anything that is not this pair is refused with a clear error.
+
+The safetensors metadata repeats `format`, `kind` and the config (a canonical JSON
+string, keys sorted) so that the weights file alone says what it holds, and its header is
+written in a fixed order, so saving the same model twice gives the same bytes. The JSON
+stays authoritative: loading refuses a pair whose two copies disagree. Files saved before
+the metadata held the config load as before.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from mesalab import __version__
 from mesalab.config import Config
 from mesalab.errors import MesalabError, UnknownNameError
 from mesalab.models.kinds import MODEL_KINDS
-from mesalab.store.runs import write_json_atomic
+from mesalab.store.runs import write_bytes_atomic, write_json_atomic
 
 FORMAT = "mesalab-model/1"
 
@@ -33,9 +39,8 @@ def save_model(
     stem.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     weights = stem.with_suffix(".safetensors")
-    tmp = weights.with_name(weights.name + ".tmp")
-    safetensors.torch.save_file(tensors, str(tmp), metadata={"format": FORMAT, "kind": kind})
-    tmp.replace(weights)
+    metadata = {"format": FORMAT, "kind": kind, "config": canonical_json(config.to_dict())}
+    write_bytes_atomic(weights, _sorted_header(safetensors.torch.save(tensors, metadata=metadata)))
     write_json_atomic(
         stem.with_suffix(".json"),
         {
@@ -82,6 +87,7 @@ def load_model(path: Path | str, device: str | torch.device = "cpu") -> tuple[nn
     except UnknownNameError as exc:
         raise MesalabError(f"{stem.with_suffix('.json')}: {exc}") from None
     config = config_cls.from_dict(meta["config"])
+    _check_copies_agree(weights, meta)
     model = build(config)
     try:
         tensors = safetensors.torch.load_file(str(weights), device=str(device))
@@ -95,6 +101,53 @@ def load_model(path: Path | str, device: str | torch.device = "cpu") -> tuple[nn
             f"{weights}: weights do not fit a {meta['kind']} of this config ({first})"
         ) from None
     return model.to(device).eval(), meta
+
+
+def canonical_json(value: Any) -> str:
+    """One spelling per value: keys sorted, no spaces."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _sorted_header(raw: bytes) -> bytes:
+    """The safetensors file `raw` with its `__metadata__` entries sorted and first.
+
+    safetensors writes the metadata from a hash map, in an order that changes from one
+    process to the next; the tensors' entries and the data are already in a fixed order.
+    """
+    size = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + size])
+    ordered = {"__metadata__": dict(sorted(header.pop("__metadata__", {}).items())), **header}
+    text = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    text += b" " * (-len(text) % 8)  # the format pads the header to 8 bytes with spaces
+    return len(text).to_bytes(8, "little") + text + raw[8 + size :]
+
+
+def _check_copies_agree(weights: Path, meta: dict[str, Any]) -> None:
+    """Refuse weights whose metadata names another kind or config than the JSON beside them."""
+    try:
+        with safetensors.safe_open(str(weights), framework="pt") as handle:
+            inner = handle.metadata() or {}
+    except (safetensors.SafetensorError, OSError, ValueError) as exc:
+        raise MesalabError(f"{weights}: not a readable safetensors file ({exc})") from None
+    if "config" not in inner:  # saved before the weights carried the config
+        return
+    try:
+        config = json.loads(inner["config"])
+    except json.JSONDecodeError:
+        raise MesalabError(f"{weights}: the config in its metadata is not valid JSON") from None
+    json_path = weights.with_suffix(".json")
+    if inner.get("kind", meta["kind"]) != meta["kind"]:
+        raise MesalabError(
+            f"{weights}: holds kind {inner['kind']} but {json_path.name} says {meta['kind']}; "
+            "the pair does not belong together"
+        )
+    if config != meta["config"]:
+        keys = set(config) | set(meta["config"])
+        differ = sorted(k for k in keys if config.get(k) != meta["config"].get(k))
+        raise MesalabError(
+            f"{weights}: its config differs from {json_path.name} in {', '.join(differ)}; "
+            "the pair does not belong together"
+        )
 
 
 def _register_builtin_kinds() -> None:

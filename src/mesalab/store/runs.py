@@ -26,14 +26,16 @@ SCHEMA_VERSION = 1
 DEFAULT_ROOT = Path("runs")
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so readers never see half a file."""
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write via a temporary file in the same folder, fsync and rename, so readers never see
+    half a file; the file gets the permissions a plain `open` would (0o666 less the umask)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
+            os.fchmod(handle.fileno(), 0o666 & ~_umask())  # mkstemp made it 0600
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -41,17 +43,60 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """`write_bytes_atomic` of UTF-8 text."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where Linux shows it (`os.umask` can
+    only be read by setting it, which would race with other threads creating files)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+RECORD_FILES = frozenset({"results.json", "sweep.json", "audit.json", "config.json"})
+"""Records that carry `schema_version`: written with it (first) when the writer left it out."""
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
+    if path.name in RECORD_FILES and isinstance(data, dict) and "schema_version" not in data:
+        data = {"schema_version": SCHEMA_VERSION, **data}
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
 
 
 def read_json(path: Path) -> Any:
+    """A JSON file; a record newer than this mesalab reads is refused (see `check_schema`)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise MesalabError(f"{path}: no such file") from None
     except json.JSONDecodeError as exc:
         raise MesalabError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if isinstance(data, dict):
+        check_schema(data, path)
+    return data
+
+
+def check_schema(record: dict[str, Any], path: Path | str) -> int:
+    """The record's `schema_version` (1 when absent: files from before it was written);
+    `MesalabError` when it is newer than `SCHEMA_VERSION` or not an integer."""
+    version = record.get("schema_version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise MesalabError(f"{path}: schema_version {version!r} is not a positive integer")
+    if version > SCHEMA_VERSION:
+        raise MesalabError(
+            f"{path}: schema_version {version} is newer than this mesalab {__version__} reads "
+            f"({SCHEMA_VERSION}); upgrade mesalab to read it"
+        )
+    return version
 
 
 def _json_default(value: Any) -> Any:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mesalab.errors import MesalabError
-from mesalab.store import list_runs
+from mesalab.store import check_schema, list_runs
 from mesalab.sweep.records import SWEEP_FILE, load_trial, merge_results, require_pandas, trials_table
 
 if TYPE_CHECKING:
@@ -137,7 +137,10 @@ def _read(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return {}
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    check_schema(data, path)  # a newer record is an error, not a row of blanks
+    return data
 
 
 def _cell_text(value: Any) -> Any:

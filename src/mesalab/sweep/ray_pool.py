@@ -1,9 +1,10 @@
 """Ray for trials: start a local cluster or join one, run trials as tasks, at most K at once.
 
-`ray_session(address, num_cpus)` starts a local Ray instance when `address` is None (and
-shuts it down afterwards), joins an existing cluster otherwise (after a quick TCP check,
-so an unreachable address is a one-line error, not a long hang), and reuses a Ray
-already initialised in this process. `TrialPool` keeps at most `workers` trials in
+`ray_session(address, num_cpus)` starts a local Ray instance of its own when `address` is
+None (and shuts it down afterwards), whatever else runs on the machine; joins an existing
+cluster otherwise (after a quick TCP check, so an unreachable address is a one-line error,
+not a long hang), with the cluster's token where one is found (see `ray_auth`); and reuses
+a Ray already initialised in this process. `TrialPool` keeps at most `workers` trials in
 flight; each trial is one task with `num_cpus = threads` and no retries, so a trial
 that crashes its worker is recorded as failed instead of silently run again.
 """
@@ -25,6 +26,7 @@ from urllib.parse import urlparse
 from mesalab.config import Config
 from mesalab.errors import MesalabError
 from mesalab.store import write_json_atomic
+from mesalab.sweep.ray_auth import auth_failure, refusals_hidden, use_token_auth
 
 DEFAULT_PORTS = {"ray": 10001, "": 6379}
 """Default port of a Ray client address (`ray://host`) and of a GCS address (`host`)."""
@@ -71,6 +73,7 @@ def ray_session(address: str | None, num_cpus: int) -> Iterator[RaySession]:
     """Ray for the duration of the block (see the module docstring)."""
     ray_available()
     import ray
+    from ray.exceptions import RayError
 
     if ray.is_initialized():
         yield RaySession(started_here=False, start_s=0.0, address=address)
@@ -78,19 +81,25 @@ def ray_session(address: str | None, num_cpus: int) -> Iterator[RaySession]:
     if address is not None:
         check_address(address)
     start = time.perf_counter()
+    joining = address not in (None, "local")
+    use_token_auth(joining)
     try:
-        if address is None:
+        if joining:
+            with refusals_hidden():
+                ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+        else:  # "local": a new cluster even where a record of another one lies in Ray's temp folder
             ray.init(
+                address="local",
                 num_cpus=num_cpus,
                 include_dashboard=False,
                 log_to_driver=False,
                 logging_level=logging.WARNING,
             )
-        else:
-            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
+    except (ConnectionError, RuntimeError, ValueError, RayError) as exc:
+        message = auth_failure(exc, address) if joining else None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise MesalabError(f"cannot start or join Ray (address {address or 'local'}): {first}") from None
+        message = message or f"cannot start or join Ray (address {address or 'local'}): {first}"
+        raise MesalabError(message) from None
     session = RaySession(started_here=True, start_s=time.perf_counter() - start, address=address)
     try:
         yield session
@@ -175,7 +184,9 @@ class TrialPool:
         return len(self._in_flight) < self.workers
 
     def submit(self, task: TrialTask) -> None:
-        ref = self._remote.remote(task.run, task.cfg, str(task.trial_dir), task.meta, self.threads)
+        # absolute: a worker of a cluster someone else started runs in that head's folder, not ours
+        folder = str(task.trial_dir.resolve())
+        ref = self._remote.remote(task.run, task.cfg, folder, task.meta, self.threads)
         self._in_flight[ref] = task
 
     def wait_one(self) -> tuple[TrialTask, dict[str, Any]]:

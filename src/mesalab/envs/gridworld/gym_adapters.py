@@ -217,19 +217,22 @@ class RedDoorVectorEnv(VectorEnv):
 
 
 def gym_id(distribution: str, version: int = 0) -> str:
-    """`red-door/blue-exit` -> `mesalab/RedDoor-blue-exit-v0`."""
+    """`red-door/blue-exit` -> `mesalab/RedDoor-blue-exit-v0`; `maze` -> `mesalab/Maze-v0`."""
     family, _, variant = distribution.partition("/")
     camel = "".join(part.capitalize() for part in family.split("-"))
-    return f"{GYM_NAMESPACE}/{camel}-{variant}-v{version}"
+    return f"{GYM_NAMESPACE}/{camel}{'-' + variant if variant else ''}-v{version}"
 
 
 def register_gym_envs() -> list[str]:
-    """Register every `red-door/*` distribution with Gymnasium (once); returns the ids."""
+    """Register every version of every world distribution with Gymnasium; returns the ids.
+
+    Importing `mesalab.envs.gridworld` calls it; call it again after registering more
+    distributions to add theirs (ids already registered are left as they are).
+    """
     ids = []
-    for name in DISTRIBUTIONS.names():
-        if not name.startswith("red-door/"):
-            continue
-        env_id = gym_id(name)
+    for versioned in DISTRIBUTIONS.ids():
+        name, version = DISTRIBUTIONS.resolve(versioned)
+        env_id = gym_id(name, version)
         ids.append(env_id)
         if env_id in gymnasium.registry:  # importing twice (or reloading) must not re-register
             continue
@@ -237,6 +240,6 @@ def register_gym_envs() -> list[str]:
             id=env_id,
             entry_point="mesalab.envs.gridworld.gym_adapters:RedDoorEnv",
             vector_entry_point="mesalab.envs.gridworld.gym_adapters:RedDoorVectorEnv",
-            kwargs={"distribution": name},
+            kwargs={"distribution": versioned},  # this version, even once a later one exists
         )
     return ids
