@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import runpy
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import torch
 import mesalab.models.lsa
 import mesalab.models.policy
 import mesalab.models.softmax_transformer  # noqa: F401  (each registers its model kind)
+from mesalab.errors import MesalabError
 from mesalab.hooks import HookedModule, attached_hook_count
 from mesalab.models.kinds import MODEL_KINDS
 from mesalab.models.lsa import LinearSelfAttention, LSAConfig
@@ -103,7 +105,7 @@ def test_old_names_stay_aliases_of_the_renamed_hooks() -> None:
     _, cache = model.run_with_cache(tokens, names_filter=["blocks.1.attn.hook_scores"])
     _, new = model.run_with_cache(tokens, names_filter="blocks.1.attn.hook_attn_scores")
     assert torch.equal(cache["blocks.1.attn.hook_scores"], new["blocks.1.attn.hook_attn_scores"])
-    with pytest.raises(Exception, match="unknown hook point 'blocks.1.attn.hook_nothing'"):
+    with pytest.raises(MesalabError, match=re.escape("unknown hook point 'blocks.1.attn.hook_nothing'")):
         model.run_with_cache(tokens, names_filter="blocks.1.attn.hook_nothing")
 
 
@@ -126,17 +128,23 @@ def test_run_with_hooks_edits_one_pass_and_reset_hooks_removes_added_hooks() -> 
     assert attached_hook_count(model) == 0 and torch.equal(model(tokens), clean)
 
 
-def _readme_example(section: str) -> str:
+def readme_example(section: str, folder: Path) -> dict[str, object]:
+    """Run the python example under `## section` of the README from a file; its globals."""
     text = README.read_text(encoding="utf-8")
     match = re.search(rf"## {re.escape(section)}\n.*?```python\n(.*?)```", text, re.S)
     assert match, f"README has no python example under '## {section}'"
-    return match.group(1)
+    assert len(match.group(1).strip().splitlines()) <= 5
+    script = folder / "example.py"  # a file, not exec: nnsight reads the source of a trace
+    script.write_text(match.group(1), encoding="utf-8")
+    return runpy.run_path(str(script))
 
 
-def test_readme_hooks_example_runs() -> None:
-    code = _readme_example("Look inside with hooks")
-    assert len(code.strip().splitlines()) <= 6
-    scope: dict[str, object] = {}
-    exec(compile(code, "README.md", "exec"), scope)
-    model = scope["model"]
+def test_readme_hooks_example_runs(tmp_path: Path) -> None:
+    scope = readme_example("Look inside with hooks", tmp_path)
+    model, cache = scope["model"], scope["cache"]
     assert isinstance(model, HookedModule) and attached_hook_count(model) == 0
+    assert isinstance(cache, dict) and sorted(cache) == [
+        "blocks.0.hook_resid_post",
+        "blocks.1.hook_resid_post",
+    ]
+    assert not torch.allclose(scope["ablated"], scope["pred"])  # type: ignore[arg-type]

@@ -20,8 +20,8 @@ from mesalab.train.supervised import TrainSettings
 from mesalab.train.supervised import train as train_supervised
 
 pytest.importorskip("tensorboard")
-from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader  # noqa: E402
-from tensorboard.compat.proto import event_pb2  # noqa: E402
+from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
+from tensorboard.compat.proto import event_pb2
 
 TINY = get_distribution("red-door/train").replace(size=5, max_steps=20)
 CFG = ppo.PPOConfig(total_steps=16 * 8 * 4, num_steps=8, checkpoint_every=1, seed=3)
