@@ -145,3 +145,26 @@ def test_bc_and_supervised_log_plain_tags(tmp_path: Path) -> None:
     } <= tags
     rows = [json.loads(line) for line in (tmp_path / "m.jsonl").read_text().splitlines()]
     assert [row["step"] for row in rows] == [0, 2, 4] and {row["tag"] for row in rows} == {"lsa-1"}
+
+
+def test_a_run_folder_written_before_stays_readable_and_resumes(tmp_path: Path) -> None:
+    """Before: one `tensorboard/` folder, tags prefixed by the model; rows named as then."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    legacy = tmp_path / "tensorboard"
+    with SummaryWriter(str(legacy)) as writer:
+        writer.add_scalar("narrow/seed0/charts/success", 0.5, 128)
+    old_row = {"step": 128, "tag": "narrow/seed0", "charts/success": 0.5, "charts/episode_length": 7.0}
+    (tmp_path / "metrics.jsonl").write_text(
+        json.dumps(old_row) + "\n" + json.dumps({**old_row, "step": 256}) + "\n"
+    )
+    with MetricsLogger(tmp_path / "metrics.jsonl", legacy / "narrow-seed0", tag="narrow/seed0") as log:
+        log.truncate_after(128)
+        log.log(256, {"charts/success": 0.75})
+    assert scalars(legacy) == [("narrow/seed0/charts/success", 128)]  # the old events are left alone
+    assert sorted(scalars(legacy / "narrow-seed0")) == [
+        ("charts/episode_length", 128),
+        ("charts/success", 128),
+        ("charts/success", 256),
+    ]
+    assert [row["step"] for row in read_metrics(tmp_path / "metrics.jsonl")] == [128, 256]
