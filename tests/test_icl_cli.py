@@ -45,7 +45,9 @@ def test_tiny_run_writes_report_and_results(tmp_path: Path) -> None:
     for name in ("lsa-1", "lsa-3", "softmax-2"):
         assert (run_dir / f"{name}.safetensors").exists() and (run_dir / f"{name}.json").exists()
     metrics = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
-    assert any("lsa-1/test_loss" in line for line in metrics)
+    rows = [json.loads(line) for line in metrics]
+    assert any(row["tag"] == "lsa-1" and "losses/test_loss" in row for row in rows)
+    assert {row["tag"] for row in rows} == {"lsa-1", "lsa-3", "softmax-2"}
 
 
 @pytest.mark.parametrize(

@@ -22,13 +22,21 @@ def test_lsa_hook_names_are_pinned() -> None:
     model = LinearSelfAttention(LSAConfig(token_dim=5, n_layers=2))
     assert model.hook_names() == [
         "hook_embed",
-        "blocks.0.attn.hook_scores",
-        "blocks.0.hook_attn_out",
-        "blocks.0.hook_resid_post",
-        "blocks.1.attn.hook_scores",
-        "blocks.1.hook_attn_out",
-        "blocks.1.hook_resid_post",
+        *[
+            f"blocks.{i}.{n}"
+            for i in range(2)
+            for n in (
+                "hook_resid_pre",
+                "attn.hook_attn_scores",
+                "attn.hook_z",
+                "hook_attn_out",
+                "hook_resid_post",
+            )
+        ],
     ]
+    assert model.hook_aliases() == {
+        f"blocks.{i}.attn.hook_scores": f"blocks.{i}.attn.hook_attn_scores" for i in range(2)
+    }
 
 
 def test_softmax_transformer_hook_names_are_pinned() -> None:
@@ -37,10 +45,15 @@ def test_softmax_transformer_hook_names_are_pinned() -> None:
     )
     per_block = [
         "hook_resid_pre",
+        "attn.hook_q",
+        "attn.hook_k",
+        "attn.hook_v",
+        "attn.hook_attn_scores",
         "attn.hook_pattern",
         "attn.hook_z",
         "hook_attn_out",
         "hook_resid_mid",
+        "mlp.hook_pre",
         "mlp.hook_post",
         "hook_mlp_out",
         "hook_resid_post",
@@ -56,7 +69,10 @@ def test_cached_shapes() -> None:
     assert cache["blocks.1.attn.hook_pattern"].shape == (8, 2, 7, 7)
     lsa = LinearSelfAttention(LSAConfig(token_dim=5, n_layers=1))
     pred, cache = lsa.run_with_cache(batch.tokens())
-    assert pred.shape == (8,) and cache["blocks.0.attn.hook_scores"].shape == (8, 7, 6)
+    assert pred.shape == (8,) and cache["blocks.0.attn.hook_attn_scores"].shape == (8, 7, 6)
+    # the name before the TransformerLens rename still reads the same activation
+    _, old = lsa.run_with_cache(batch.tokens(), names_filter="blocks.0.attn.hook_scores")
+    assert torch.equal(old["blocks.0.attn.hook_scores"], cache["blocks.0.attn.hook_attn_scores"])
 
 
 @pytest.mark.parametrize(

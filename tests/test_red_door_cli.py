@@ -103,6 +103,14 @@ def test_metrics_are_named_namespace_slash_name(quick_run) -> None:
             namespace, _, name = key.partition("/")
             assert namespace and name and "/" not in name, key
         assert "charts/success" in row and f"objectives/{BASE_OBJECTIVE}" in row
+        assert "charts/episodic_return" in row and "charts/episodic_length" in row
+
+
+def test_one_tensorboard_run_per_trained_model(quick_run) -> None:
+    pytest.importorskip("tensorboard")
+    board = quick_run[2] / "tensorboard"
+    assert sorted(p.name for p in board.iterdir()) == sorted(f"{arm}-seed0" for arm in ARMS)
+    assert all(any(p.glob("events.out.tfevents.*")) for p in board.iterdir())
 
 
 def _check_rate(rate: dict, n: int) -> None:

@@ -4,14 +4,16 @@ A `HookPoint` is an identity module placed around an activation. A `HookedModule
 each of its hook points by module path (`torso.hook_features`, `blocks.0.hook_resid_post`,
 `iters.3.hook_state`), so a detector can line a model up against a reference by name.
 `run_with_cache` records activations; `hooks(...)` attaches functions for the length of a
-`with` block and removes them on exit, errors included.
+`with` block and removes them on exit, errors included; `run_with_hooks` is one forward pass
+under `hooks(...)`, and `add_hook` / `reset_hooks` attach and remove hooks that persist, as in
+TransformerLens. A renamed hook point keeps its old name as an alias (`HOOK_ALIASES`).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -28,12 +30,21 @@ class HookPoint(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.name = ""
+        self._handles: list[torch.utils.hooks.RemovableHandle] = []
 
     def add_hook(self, fn: HookFn) -> torch.utils.hooks.RemovableHandle:
         def forward_hook(module: nn.Module, args: Any, output: torch.Tensor) -> torch.Tensor | None:
             return fn(output, self)
 
-        return self.register_forward_hook(forward_hook)
+        handle = self.register_forward_hook(forward_hook)
+        self._handles.append(handle)
+        return handle
+
+    def remove_hooks(self) -> None:
+        """Remove every hook attached through `add_hook` (removing one twice is harmless)."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x
@@ -41,6 +52,9 @@ class HookPoint(nn.Module):
 
 class HookedModule(nn.Module):
     """A module whose hook points are named by their module path."""
+
+    HOOK_ALIASES: ClassVar[dict[str, str]] = {}
+    """Old names of renamed hook points, relative to this module: `{old: new}`."""
 
     def setup_hooks(self) -> None:
         """Name every `HookPoint`; call at the end of `__init__`."""
@@ -55,18 +69,47 @@ class HookedModule(nn.Module):
         """Hook names in module order (the order a forward pass meets them for our models)."""
         return list(self.hook_points())
 
+    def hook_aliases(self) -> dict[str, str]:
+        """Every old hook name still accepted, by full path: `{old: current}`."""
+        # by the names hook_points gives (a wrapper may present its inner model's names)
+        named = {id(point): name for name, point in self.hook_points().items()}
+        aliases: dict[str, str] = {}
+        for module in self.modules():
+            for old, new in getattr(module, "HOOK_ALIASES", {}).items():
+                current = named.get(id(getattr(module, new, None)))
+                if current is not None:
+                    aliases[current.removesuffix(new) + old] = current
+        return aliases
+
+    def add_hook(self, name: str | Callable[[str], bool], fn: HookFn) -> None:
+        """Attach `fn` to the named hook point(s) until `reset_hooks` (TransformerLens' `add_hook`)."""
+        points = self.hook_points()
+        for _, current in _select(points, name, self.hook_aliases()):
+            points[current].add_hook(fn)
+
+    def reset_hooks(self) -> None:
+        """Remove every hook attached through `add_hook` on any of this model's hook points."""
+        for point in self.hook_points().values():
+            point.remove_hooks()
+
+    def run_with_hooks(
+        self, *args: Any, fwd_hooks: Iterable[tuple[str | Callable[[str], bool], HookFn]] = (), **kwargs: Any
+    ) -> Any:
+        """One forward pass with `(name or predicate, fn)` hooks attached; none stays attached."""
+        with self.hooks(fwd_hooks):
+            return self(*args, **kwargs)
+
     @contextlib.contextmanager
     def hooks(
         self, fwd_hooks: Iterable[tuple[str | Callable[[str], bool], HookFn]]
     ) -> Iterator[HookedModule]:
         """Attach `(name or predicate, fn)` pairs for the block; nothing stays attached after."""
-        points = self.hook_points()
+        points, aliases = self.hook_points(), self.hook_aliases()
         handles = []
         try:
             for selector, fn in fwd_hooks:
-                names = _select(points, selector)
-                for name in names:
-                    handles.append(points[name].add_hook(fn))
+                for _, current in _select(points, selector, aliases):
+                    handles.append(points[current].add_hook(fn))
             yield self
         finally:
             for handle in handles:
@@ -75,27 +118,36 @@ class HookedModule(nn.Module):
     def run_with_cache(
         self, *args: Any, names_filter: NamesFilter = None, **kwargs: Any
     ) -> tuple[Any, dict[str, torch.Tensor]]:
-        """Run forward and return `(output, cache)` with the selected activations."""
+        """Run forward and return `(output, cache)` with the selected activations, keyed by the
+        names asked for (an old name asked for is the key of its renamed hook's activation)."""
         points = self.hook_points()
-        selected = _select(points, names_filter) if names_filter is not None else list(points)
+        selected = _select(
+            points, names_filter if names_filter is not None else list(points), self.hook_aliases()
+        )
+        keys: dict[str, list[str]] = {}
+        for asked, current in selected:
+            keys.setdefault(current, []).append(asked)
         cache: dict[str, torch.Tensor] = {}
 
         def save(activation: torch.Tensor, hook: HookPoint) -> None:
-            cache[hook.name] = activation.detach()
+            for key in keys[hook.name]:
+                cache[key] = activation.detach()
 
-        with self.hooks([(name, save) for name in selected]):
+        with self.hooks([(name, save) for name in keys]):
             output = self(*args, **kwargs)
         return output, cache
 
 
-def _select(points: dict[str, HookPoint], selector: Any) -> list[str]:
+def _select(points: dict[str, HookPoint], selector: Any, aliases: dict[str, str]) -> list[tuple[str, str]]:
+    """`(name asked for, current name)` pairs; a predicate sees current names only."""
     if callable(selector):
-        return [name for name in points if selector(name)]
+        return [(name, name) for name in points if selector(name)]
     names = [selector] if isinstance(selector, str) else list(selector)
-    unknown = [n for n in names if n not in points]
+    pairs = [(name, aliases.get(name, name)) for name in names]
+    unknown = [asked for asked, current in pairs if current not in points]
     if unknown:
         raise MesalabError(f"unknown hook point {unknown[0]!r} (allowed: {', '.join(points)})")
-    return names
+    return pairs
 
 
 def attached_hook_count(model: nn.Module) -> int:

@@ -8,11 +8,15 @@ R^D with D = d + 1. Every layer adds to every token a linear attention over the 
 with `W_KQ = W_K^T W_Q` and `W_PV = P W_V` kept merged (one head: the products are all that
 matter). The prediction is minus the y-coordinate of the query token after the last layer,
 the readout under which one layer can be exactly one step of gradient descent.
+Hook names follow TransformerLens: `hook_embed`, `blocks.{i}.hook_resid_pre`,
+`blocks.{i}.attn.hook_attn_scores` (was `attn.hook_scores`, still accepted),
+`blocks.{i}.attn.hook_z`, `blocks.{i}.hook_attn_out`, `blocks.{i}.hook_resid_post`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -45,11 +49,14 @@ class LSAConfig(Config):
 class LinearAttention(HookedModule):
     """One linear attention head whose keys and values are the context tokens."""
 
+    HOOK_ALIASES: ClassVar[dict[str, str]] = {"hook_scores": "hook_attn_scores"}
+
     def __init__(self, width: int) -> None:
         super().__init__()
         self.w_kq = nn.Parameter(torch.zeros(width, width))
         self.w_pv = nn.Parameter(torch.zeros(width, width))
-        self.hook_scores = HookPoint()
+        self.hook_attn_scores = HookPoint()
+        self.hook_z = HookPoint()
 
     def forward(self, resid: torch.Tensor) -> torch.Tensor:
         """(B, N + 1, D) -> the update of every token, (B, N + 1, D)."""
@@ -57,19 +64,21 @@ class LinearAttention(HookedModule):
         n = context.shape[1]
         queries = resid @ self.w_kq.T  # (B, T, D): W_KQ e_j
         # Batched matmul here: measured 10x faster than broadcast-multiply-and-sum with backward.
-        scores = self.hook_scores(queries @ context.transpose(1, 2))  # (B, T, N): e_i^T W_KQ e_j
-        mixed = scores @ context / n  # (B, T, D)
+        scores = self.hook_attn_scores(queries @ context.transpose(1, 2))  # (B, T, N): e_i^T W_KQ e_j
+        mixed = self.hook_z(scores @ context / n)  # (B, T, D)
         return mixed @ self.w_pv.T
 
 
 class LSABlock(HookedModule):
     def __init__(self, width: int) -> None:
         super().__init__()
+        self.hook_resid_pre = HookPoint()
         self.attn = LinearAttention(width)
         self.hook_attn_out = HookPoint()
         self.hook_resid_post = HookPoint()
 
     def forward(self, resid: torch.Tensor) -> torch.Tensor:
+        resid = self.hook_resid_pre(resid)
         return self.hook_resid_post(resid + self.hook_attn_out(self.attn(resid)))
 
 

@@ -3,7 +3,9 @@
 Pre-norm blocks as in GPT-2, but without a causal mask or positions: the context is a
 set, so every token attends to every token, and a learned vector marks the query (the
 last token). The prediction is a linear readout of the query token's final residual.
-Hook names follow TransformerLens: `blocks.{i}.attn.hook_pattern`, `blocks.{i}.hook_resid_post`.
+Hook names follow TransformerLens: `hook_embed`, `blocks.{i}.hook_resid_pre`,
+`blocks.{i}.attn.hook_q` / `hook_k` / `hook_v` / `hook_attn_scores` / `hook_pattern` / `hook_z`,
+`blocks.{i}.mlp.hook_pre` / `hook_post`, `blocks.{i}.hook_resid_post`, ...
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ class Attention(HookedModule):
         self.n_heads = n_heads
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.out = nn.Linear(d_model, d_model)
+        self.hook_q, self.hook_k, self.hook_v = HookPoint(), HookPoint(), HookPoint()
+        self.hook_attn_scores = HookPoint()
         self.hook_pattern = HookPoint()
         self.hook_z = HookPoint()
 
@@ -61,9 +65,9 @@ class Attention(HookedModule):
         b, t, width = x.shape
         head = width // self.n_heads
         q, k, v = self.qkv(x).view(b, t, 3, self.n_heads, head).permute(2, 0, 3, 1, 4)  # 3 x (B, H, T, h)
-        pattern = self.hook_pattern(
-            torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(head), dim=-1)
-        )  # (B, H, T, T)
+        q, k, v = self.hook_q(q), self.hook_k(k), self.hook_v(v)
+        scores = self.hook_attn_scores(q @ k.transpose(-1, -2) / math.sqrt(head))  # (B, H, T, T)
+        pattern = self.hook_pattern(torch.softmax(scores, dim=-1))  # (B, H, T, T)
         z = self.hook_z(pattern @ v)  # (B, H, T, h)
         return self.out(z.transpose(1, 2).reshape(b, t, width))
 
@@ -72,11 +76,12 @@ class MLP(HookedModule):
     def __init__(self, d_model: int, d_mlp: int) -> None:
         super().__init__()
         self.fc_in = nn.Linear(d_model, d_mlp)
+        self.hook_pre = HookPoint()
         self.hook_post = HookPoint()
         self.fc_out = nn.Linear(d_mlp, d_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc_out(self.hook_post(torch.nn.functional.gelu(self.fc_in(x))))
+        return self.fc_out(self.hook_post(torch.nn.functional.gelu(self.hook_pre(self.fc_in(x)))))
 
 
 class Block(HookedModule):

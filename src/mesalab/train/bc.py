@@ -3,7 +3,8 @@
 The learner acts (with `explore` probability of a random move) and every visited state is
 labelled with the oracle's optimal moves towards the base objective's target, so the
 data covers the states the learner itself reaches (DAgger-style). Loss: minus the log
-of the probability the policy gives to the set of optimal moves.
+of the probability the policy gives to the set of optimal moves. Metrics as PPO's:
+`losses/bc_loss`, `charts/episodic_return`, `charts/episodic_length`, `charts/success`, `charts/SPS`.
 """
 
 from __future__ import annotations
@@ -79,8 +80,9 @@ def train(
     started = time.perf_counter()
     last: dict[str, float] = {}
     for round_index in tqdm(range(1, rounds + 1), desc="bc", disable=not progress, leave=False):
+        tick = time.perf_counter()
         policy.eval()
-        successes = episodes = 0.0
+        successes = episodes = lengths = 0.0
         for step in range(cfg.num_steps):
             obs_store[step] = obs
             labels[step] = oracle_labels(world)
@@ -88,9 +90,11 @@ def train(
                 action = _sample(policy(obs), gen)
             random_move = torch.randint(0, 4, action.shape, generator=gen, device=device)
             explore = torch.rand(action.shape, generator=gen, device=device) < cfg.explore
-            obs, reward, terminated, truncated, _ = world.step(torch.where(explore, random_move, action))
-            successes += float(reward.sum())
-            episodes += float((terminated | truncated).sum())
+            obs, reward, terminated, truncated, info = world.step(torch.where(explore, random_move, action))
+            done = terminated | truncated
+            successes += float(reward.sum())  # paid only on reaching the exit, which ends the episode
+            episodes += float(done.sum())
+            lengths += float((info["steps"] * done).sum())
         policy.train()
         flat_obs = obs_store.flatten(0, 1)
         flat_labels = labels.flatten(0, 1)
@@ -105,7 +109,13 @@ def train(
                 loss.backward()
                 nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
                 optimizer.step()
-        last = {"losses/bc_loss": float(loss.detach()), "charts/success": successes / max(episodes, 1.0)}
+        last = {
+            "losses/bc_loss": float(loss.detach()),
+            "charts/episodic_return": successes / max(episodes, 1.0),
+            "charts/episodic_length": lengths / max(episodes, 1.0),
+            "charts/success": successes / max(episodes, 1.0),
+            "charts/SPS": per_round / (time.perf_counter() - tick),
+        }
         if logger is not None:
             logger.log(round_index * per_round, last)
     policy.eval()

@@ -5,13 +5,15 @@
 The world steps `world.batch_size` mazes at once; every random draw (actions, minibatch
 order) comes from one generator seeded from `(cfg.seed, "ppo")`. With a checkpoint folder
 the run saves every `checkpoint_every` iterations and `resume=True` continues bit for bit.
-Metrics: `charts/*` (returns, success, SPS), `losses/*`, and `objectives/*` (the rate at
-which episodes end on a target each candidate objective pays for).
+Metrics, named as cleanrl names them: `charts/episodic_return`, `charts/episodic_length`,
+`charts/success`, `charts/SPS`, `losses/*` (with `losses/explained_variance`), and
+`objectives/*` (the rate at which episodes end on a target each candidate objective pays for).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,6 +167,8 @@ def train(
         if logger is not None:
             logger.truncate_after(int(counters["global_step"]))
     else:
+        if resume and logger is not None:  # an attempt that died before its first checkpoint
+            logger.truncate_after(0)
         world.reset()
     obs = world.obs
     started = time.perf_counter()
@@ -186,6 +190,7 @@ def train(
 
         # ---- rollout -----------------------------------------------------------------
         ended = torch.zeros((), device=device)
+        returned = torch.zeros((), device=device)
         paid = torch.zeros(len(names), device=device)
         lengths = torch.zeros((), device=device)
         policy.eval()
@@ -198,6 +203,8 @@ def train(
             values[step], actions[step] = value, action
             obs, reward, terminated, truncated, info = world.step(action)
             done = terminated | truncated
+            # the world pays only on the step that ends an episode: its return is that reward
+            returned += (reward * done).sum()
             reward = reward.clone()
             if truncated.any():  # bootstrap through time limits: they are not part of the task
                 rows = info["final_index"]
@@ -257,10 +264,12 @@ def train(
         # ---- logging -----------------------------------------------------------------
         global_step = iteration * batch_size
         episodes = max(float(ended), 1.0)
+        var_returns = float(b_returns.var(unbiased=False))
         last = {
             "charts/episodes": float(ended),
+            "charts/episodic_return": float(returned) / episodes,
+            "charts/episodic_length": float(lengths) / episodes,
             "charts/success": float(paid[names.index(BASE_OBJECTIVE)]) / episodes,
-            "charts/episode_length": float(lengths) / episodes,
             "charts/learning_rate": optimizer.param_groups[0]["lr"],
             "charts/SPS": batch_size / (time.perf_counter() - tick),
             "losses/value_loss": float(v_loss.detach()),
@@ -268,6 +277,11 @@ def train(
             "losses/entropy": float(entropy.detach().mean()),
             "losses/approx_kl": float(approx_kl),
             "losses/clipfrac": float(torch.stack(clipfracs).mean()),
+            "losses/explained_variance": (
+                math.nan
+                if var_returns == 0
+                else 1 - float((b_returns - b_values).var(unbiased=False)) / var_returns
+            ),
             **{f"objectives/{name}": float(paid[i]) / episodes for i, name in enumerate(names)},
         }
         if logger is not None:

@@ -2,7 +2,9 @@
 
 The base objective is the query MSE. Every `eval_every` steps a callback measures the model
 on fixed evaluation batches (loss, agreement with the GD construction) and the results go
-to the metrics log as `{name}/...`.
+to the metrics log named as cleanrl names them: `losses/train_loss`, the callback's losses
+as `losses/{key}` (keys with `loss` in them), its other numbers as `charts/{key}`, and
+`charts/SPS`, `charts/learning_rate`; the logger's tag names the model.
 """
 
 from __future__ import annotations
@@ -69,14 +71,20 @@ def train(
     history = TrainHistory()
     train_seconds = 0.0
 
+    last = {"step": 0, "seconds": 0.0}
+
     def run_eval(step: int, train_loss: float) -> None:
         model.eval()
         row = {"step": float(step), "seconds": train_seconds, **evaluate(model)}
         model.train()
         history.evals.append(row)
+        measured = {f"{'losses' if 'loss' in k else 'charts'}/{k}": v for k, v in row.items() if k != "step"}
+        elapsed = train_seconds - last["seconds"]
+        sps = (step - last["step"]) / elapsed if elapsed > 0 else math.nan
+        last.update(step=step, seconds=train_seconds)
+        lr = opt.param_groups[0]["lr"]
         logger.log(
-            step,
-            {f"{name}/train_loss": train_loss, **{f"{name}/{k}": v for k, v in row.items() if k != "step"}},
+            step, {"losses/train_loss": train_loss, **measured, "charts/SPS": sps, "charts/learning_rate": lr}
         )
 
     run_eval(0, math.nan)

@@ -112,7 +112,7 @@ def run_trial(cfg: Config, trial_dir: Path) -> dict[str, Any]:
         history = train(
             model, cfg.task(), settings, cfg.seed, "emergence-icl", logger, evaluate, torch.device("cpu")
         )
-    final_loss = logger.history[-1].get("emergence-icl/train_loss", -1.0) if logger.history else -1.0
+    final_loss = logger.history[-1].get("losses/train_loss", -1.0) if logger.history else -1.0
     final = measure(model, cfg, cfg.eval_batch_size, "final")
     save_model(model, trial_dir / "model", "softmax-transformer", model_cfg, {"experiment": TRIAL_NAME})
     return {

@@ -10,6 +10,7 @@ and all of it again on each shifted distribution. Writes a run folder with the m
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Callable
@@ -171,8 +172,12 @@ def run(
     trained = build_models(cfg, dev)
     steps = {"lsa-1": cfg.lsa1_steps, "lsa-3": cfg.lsa3_steps, "softmax-2": cfg.softmax_steps}
     histories: dict[str, Any] = {}
-    with MetricsLogger(run_dir / "metrics.jsonl") as logger:
+    with contextlib.ExitStack() as open_loggers:
         for t in trained:
+            board = run_dir / "tensorboard" / f"{t.name}-seed{cfg.seed}"  # one TensorBoard run per model
+            logger = open_loggers.enter_context(
+                MetricsLogger(run_dir / "metrics.jsonl", tensorboard_dir=board, tag=t.name)
+            )
             lsa = t.kind == "lsa"
             settings = TrainSettings(
                 steps=steps[t.name],

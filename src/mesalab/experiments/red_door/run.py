@@ -50,7 +50,7 @@ def train_arm(
     files = TrainingFiles(
         metrics=run_dir / "metrics.jsonl",
         checkpoint_dir=run_dir / "checkpoints" / f"{arm}-seed{seed}",
-        tensorboard_dir=run_dir / "tensorboard",
+        tensorboard_dir=run_dir / "tensorboard" / f"{arm}-seed{seed}",
         tag=f"{arm}/seed{seed}",
     )
     policy = train_policy(

@@ -30,9 +30,9 @@ class TrainingFiles:
     checkpoint_dir: Path
     """PPO's checkpoint folder: training resumes from it when it holds one."""
     tensorboard_dir: Path | None = None
-    """TensorBoard event folder, or None for none."""
+    """This model's TensorBoard run folder (`tensorboard/{arm}-seed{s}`), or None for none."""
     tag: str = ""
-    """Prefix of the metric names (e.g. `narrow/seed0`), or none."""
+    """The model's name in `metrics.jsonl` rows (e.g. `narrow/seed0`), or none."""
 
 
 def train_policy(
