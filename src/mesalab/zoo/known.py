@@ -42,7 +42,8 @@ lowers the in-context loss; three steps, like the icl-gd experiment's `gd-3` (wh
 
 MOMENTUM_ETA, MOMENTUM_BETA, MOMENTUM_STEPS = 1.0, 0.5, 3
 """Heavy ball: the GD entries' step with momentum 0.5 (stable: eta lambda_max <= 1.55 < 2 (1 + beta));
-over 3 steps it lowers the in-context loss of `icl/train` sequences to 0.10 of L(0), GD to 0.14."""
+on 512 `icl/train` sequences its in-context loss after 1-5 steps is 0.26, 0.17, 0.10, 0.056, 0.036 of
+L(0) (GD: 0.26, 0.14, 0.090, 0.064, 0.049): behind GD for 3 steps, ahead from the fourth."""
 
 CG_STEPS = 3
 """Conjugate gradient: 3 of the d = 10 steps that reach the least-squares solution."""
