@@ -59,6 +59,7 @@ class StateReplay(HookedModule):
         self.register_buffer("memory", memory)
         self.register_buffer("outputs", outputs.detach().clone())
         for name, buffer in optimizer.named_buffers(recurse=False):
+            check(not hasattr(self, name), "optimizer", f"buffer {name!r} clashes with the replay's own")
             self.register_buffer(name, buffer.detach().clone())
         self.state_names = list(cache)
         for i, name in enumerate(self.state_names):
