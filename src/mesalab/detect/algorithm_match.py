@@ -32,7 +32,8 @@ import torch
 
 import mesalab.detect.gridworld as gw
 from mesalab.detect.evidence import INCONCLUSIVE, Evidence, Plot, by_thresholds, inconclusive
-from mesalab.detect.references import fit_choice_reference, icl_references
+from mesalab.detect import fresh
+from mesalab.detect.references import fit_choice_reference, icl_references, r_squared
 from mesalab.detect.subject import Subject
 from mesalab.seeding import generator
 
@@ -46,8 +47,10 @@ LOW = {"gridworld": 0.6, "icl": 0.6, "choice": 0.85}
 agrees with some linear best-of-k most of the time, so only near-exact agreement counts."""
 FIT_CONTEXTS = 2048
 """Fresh contexts the choice reference is fitted on (half as many more test it)."""
-EPS = 1e-2
-"""Relative size of the icl / choice input perturbations (times the input's standard deviation)."""
+FRESH_MAZES = 64
+"""Start observations of held-out mazes added to the gridworld edits."""
+FRESH = 512
+"""Fresh icl sequences per set (the task, and the task with twice the context) compared off the reference set."""
 
 
 def algorithm_match(subject: Subject, seed: int = 0) -> Evidence:
@@ -96,6 +99,8 @@ def _gridworld(subject: Subject, seed: int) -> Evidence:
     logits = subject.outputs(ref)
     edits = gw.edited(ref, seed)
     edit_logits = {name: subject.outputs(obs) for name, obs in edits.items()}
+    fresh_obs = fresh.inputs(subject, FRESH_MAZES, seed, "algorithm-match")
+    fresh_logits = subject.outputs(fresh_obs)
     names = gw.candidates(torch.cat([ref, *edits.values()]))
     match: dict[str, float] = {}
     sens: dict[str, float] = {}
@@ -111,7 +116,13 @@ def _gridworld(subject: Subject, seed: int) -> Evidence:
             ok = gw.agrees(edit_logits[name], after)[changed]
             hits, total = hits + int(ok.sum()), total + int(changed.sum())
             per_edit[c][name] = float(ok.float().mean()) if ok.numel() else float("nan")
-        sens[c] = hits / total if total else float("nan")
+        edited_rate = hits / total if total else float("nan")
+        # and fresh held-out mazes at full spread (every state with a reachable target): the
+        # worse of the two rates counts, as for icl
+        after = gw.optimal_moves(fresh_obs, c)
+        ok = gw.agrees(fresh_logits, after)[after.any(1)]
+        per_edit[c]["fresh mazes"] = float(ok.float().mean()) if ok.numel() else float("nan")
+        sens[c] = min(edited_rate, per_edit[c]["fresh mazes"]) if ok.numel() else edited_rate
     scored = [c for c in names if match[c] == match[c]]
     if not scored:
         return inconclusive(NAME, "no candidate objective has a reachable target in the reference set", False)
@@ -141,18 +152,15 @@ def _icl(subject: Subject, seed: int) -> Evidence:
     refs = icl_references(x, y, xq, pred)
     best = max(refs, key=lambda k: refs[k][1])
     ref_fn, match = refs[best]
-    gen = generator(seed, "detect", "icl-sensitivity")
-    scale = [float(t.std()) * EPS for t in (x, y, xq)]
-    model_resp, ref_resp = [], []
-    for part in range(3):
-        delta = torch.randn((x, y, xq)[part].shape, generator=gen) * scale[part]
-        moved = [x, y, xq]
-        moved[part] = moved[part] + delta
-        model_resp.append((subject.outputs(tuple(moved)) - pred) / scale[part])
-        ref_resp.append((ref_fn(*moved) - ref_fn(x, y, xq)) / scale[part])
-    m, r = torch.cat(model_resp).double(), torch.cat(ref_resp).double()
-    cosine = float((m * r).sum() / (m.norm() * r.norm()).clamp_min(1e-12))
-    rel = float((m - r).norm() / r.norm().clamp_min(1e-12))
+    # off the reference set = fresh draws of the task at full spread (and with twice the
+    # context), never a small neighbourhood of it: agreement is R^2 of the model's
+    # predictions against the fitted reference's there
+    agreement: dict[str, float] = {}
+    for label, batch in fresh.icl_sets(subject, FRESH, seed, "algorithm-match").items():
+        out = fresh.icl_outputs(subject, batch)
+        if out is not None:
+            agreement[label] = r_squared(out, ref_fn(batch.x, batch.y, batch.x_query))
+    sensitivity = min(agreement.values())
     plot = Plot(
         f"prediction match (R^2) of each fitted reference ({subject.name})",
         list(refs),
@@ -161,8 +169,8 @@ def _icl(subject: Subject, seed: int) -> Evidence:
         kind="bar",
         hlines={"match needed": MATCH},
     )
-    numbers = {"references": {k: v[1] for k, v in refs.items()}, "sensitivity_relative_error": rel}
-    return _decide("icl", match, cosine, best, numbers, plot)
+    numbers = {"references": {k: v[1] for k, v in refs.items()}, "fresh_r_squared": agreement}
+    return _decide("icl", match, sensitivity, best, numbers, plot)
 
 
 def _choice(subject: Subject, seed: int) -> Evidence:
