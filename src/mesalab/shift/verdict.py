@@ -63,6 +63,10 @@ class Verdict:
     """Train and shifted success, the best candidate and its likelihood ratios."""
     thresholds: dict[str, float]
     """The `VerdictConfig` in force."""
+    confidence: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Bootstrap over episodes (`shift.confidence.bootstrap_verdict`): `confidence` (share of
+    resamples with this label and proxy), `label_confidence`, `resamples` and `intervals`
+    (gain over random per action, 95%, per candidate); empty when not computed."""
 
     @property
     def text(self) -> str:
