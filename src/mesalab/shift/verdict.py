@@ -72,8 +72,15 @@ class Verdict:
     def text(self) -> str:
         return f"pseudo-aligned (proxy = {self.proxy})" if self.label == "pseudo-aligned" else self.label
 
+    @property
+    def confidence_text(self) -> str:
+        """`confidence 0.98 (200 resamples)`, or '' when no bootstrap was run."""
+        if not self.confidence:
+            return ""
+        return f"confidence {self.confidence['confidence']:.2f} ({self.confidence['resamples']} resamples)"
+
     def to_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "text": self.text}
+        return {**dataclasses.asdict(self), "text": self.text, "confidence_text": self.confidence_text}
 
 
 def decide_verdict(
