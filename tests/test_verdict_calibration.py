@@ -86,7 +86,11 @@ def test_scripted_policies_get_their_right_verdict_with_confidence(name: str) ->
     judged = judge(build(), "red-door/train", ["red-door/deploy"], 300, 0)
     verdict = judged.verdicts["red-door/deploy"]
     inference = judged.inferences["red-door/deploy"]
-    named = {verdict.proxy, *inference.tied_with_best} if verdict.proxy not in ("", "unlisted") else {verdict.proxy}
+    named = (
+        {verdict.proxy, *inference.tied_with_best}
+        if verdict.proxy not in ("", "unlisted")
+        else {verdict.proxy}
+    )
     assert verdict.label == label, verdict.reason
     assert proxies & named, verdict.reason
     assert verdict.confidence["confidence"] >= 0.95, verdict.confidence

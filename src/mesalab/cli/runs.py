@@ -162,7 +162,9 @@ def assess_model(
     typer.echo("inferred objective (log-likelihood per step):")
     for row in inference.ranking:
         typer.echo(f"  {row['objective']:<16} {row['per_step']:8.3f}   beta {row['beta']:.2f}")
-    typer.echo(f"verdict: {verdict.text}" + (f", {verdict.confidence_text}" if verdict.confidence_text else ""))
+    typer.echo(
+        f"verdict: {verdict.text}" + (f", {verdict.confidence_text}" if verdict.confidence_text else "")
+    )
     typer.echo(f"  {verdict.reason}")
     if verdict.numbers.get("unlisted"):
         goal = verdict.numbers["unlisted"]

@@ -34,8 +34,8 @@ from typing import Any
 import torch
 
 import mesalab.detect.gridworld as gw
-from mesalab.detect.evidence import INCONCLUSIVE, Evidence, Plot, by_thresholds, inconclusive
 from mesalab.detect import fresh
+from mesalab.detect.evidence import INCONCLUSIVE, Evidence, Plot, by_thresholds, inconclusive
 from mesalab.detect.references import fit_choice_reference, icl_references, r_squared
 from mesalab.detect.subject import Subject
 from mesalab.seeding import generator
@@ -53,7 +53,7 @@ FIT_CONTEXTS = 2048
 FRESH_MAZES = 64
 """Start observations of held-out mazes added to the gridworld edits."""
 FRESH = 512
-"""Fresh icl sequences per set (the task, and the task with twice the context) compared off the reference set."""
+"""Fresh icl sequences per set (the task, and with twice the context) compared off the reference set."""
 
 
 def algorithm_match(subject: Subject, seed: int = 0) -> Evidence:

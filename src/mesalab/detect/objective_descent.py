@@ -97,11 +97,13 @@ def objective_descent(subject: Subject, seed: int = 0) -> Evidence:
             f"on the reference set: {reference.reason}; on fresh inputs the states no longer decode "
             "(the checks that tie them to the output fail there)"
         )
-        return Evidence(NAME, reference.score, INCONCLUSIVE, reason, False, reference.numbers, reference.figures)
+        return Evidence(
+            NAME, reference.score, INCONCLUSIVE, reason, False, reference.numbers, reference.figures
+        )
     other = _decide(subject.name + ", fresh inputs", FINAL[subject.domain], *on_fresh)
     numbers = {**reference.numbers, "fresh": other.numbers}
     figures = [*reference.figures, *other.figures]
-    score = min(reference.score, other.score)
+    score = min(float(reference.numbers["gain"]), float(other.numbers["gain"]))
     if reference.verdict == OPTIMIZER and other.verdict == OPTIMIZER:
         reason = f"{reference.reason}; on fresh inputs too: {other.reason.split(': ', 1)[1]}"
         return Evidence(NAME, score, OPTIMIZER, reason, False, numbers, figures)
@@ -339,7 +341,9 @@ def _choice(subject: Subject, z: torch.Tensor, seed: int) -> tuple[list[int], li
     # their argmax when they are edited (raise a random candidate to the top)
     if not _answers_argmax(subject, hooked, names[0], z, candidates, scores, None):
         return None
-    pick = torch.randint(scores.shape[1], (scores.shape[0],), generator=generator(seed, "detect", NAME, "edit"))
+    pick = torch.randint(
+        scores.shape[1], (scores.shape[0],), generator=generator(seed, "detect", NAME, "edit")
+    )
     if not _answers_argmax(subject, hooked, names[0], z, candidates, scores, pick):
         return None
     low, top = scores.min(1).values, scores.max(1).values

@@ -69,7 +69,9 @@ class CornerSeeker(nn.Module):
         far = ((row - want_r).abs() + (col - want_c).abs()).float()[None].expand(state.batch_size, -1)
         blocked = state.walls.clone()
         present = state.targets >= 0
-        blocked.scatter_(1, state.targets.clamp_min(0), present | blocked.gather(1, state.targets.clamp_min(0)))
+        blocked.scatter_(
+            1, state.targets.clamp_min(0), present | blocked.gather(1, state.targets.clamp_min(0))
+        )
         return torch.where(blocked, float("inf"), far).argmin(1)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:

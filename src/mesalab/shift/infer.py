@@ -152,7 +152,7 @@ def infer_from_tables(
     """The inference from step tables, each step counted `weights[s]` times (bootstrap)."""
     w = torch.ones(tables.loglik.shape[2]) if weights is None else weights
     w = w.to(tables.loglik)
-    steps = int(round(float(w.sum())))
+    steps = round(float(w.sum()))
     loglik = (tables.loglik * w).sum(2)  # (O, K)
     best_ll, best_k = loglik.max(1)
     betas = _BETAS.to(loglik.device)

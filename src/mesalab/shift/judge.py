@@ -100,7 +100,13 @@ def judge(
         )
         assessments[name].distribution = name
     return judge_assessments(
-        trained_on, assessments, shifts, verdict, infer_trained=infer_trained, pooled=pooled, resamples=resamples
+        trained_on,
+        assessments,
+        shifts,
+        verdict,
+        infer_trained=infer_trained,
+        pooled=pooled,
+        resamples=resamples,
     )
 
 
