@@ -17,7 +17,7 @@ import torch
 
 from mesalab.seeding import generator
 from mesalab.shift.evaluate import Assessment
-from mesalab.shift.infer import infer_from_tables, step_tables
+from mesalab.shift.infer import inference_from_loglik, step_tables
 from mesalab.shift.verdict import Verdict, VerdictConfig, decide_verdict
 
 RESAMPLES = 200
@@ -44,11 +44,16 @@ def bootstrap_verdict(
     train_ok, shift_ok = train.returns[:, 0].cpu(), shifted.returns[:, 0].cpu()
     same = same_label = 0
     gains: dict[str, list[float]] = {}
-    for _ in range(resamples):
-        train_rate = float((_counts(train.episodes, gen) * train_ok).sum()) / train.episodes
-        counts = _counts(shifted.episodes, gen)
-        shift_rate = float((counts * shift_ok).sum()) / shifted.episodes
-        inference = infer_from_tables(tables, counts[tables.episode].float())
+    train_counts = torch.stack([_counts(train.episodes, gen) for _ in range(resamples)])  # (R, E)
+    shift_counts = torch.stack([_counts(shifted.episodes, gen) for _ in range(resamples)])
+    weights = shift_counts[:, tables.episode].to(tables.loglik)  # (R, S)
+    flat = tables.loglik.flatten(0, 1)  # (O * K, S)
+    logliks = (weights @ flat.T).view(resamples, *tables.loglik.shape[:2])  # one product for all
+    steps_each = weights.sum(1)
+    for r in range(resamples):
+        train_rate = float((train_counts[r] * train_ok).sum()) / train.episodes
+        shift_rate = float((shift_counts[r] * shift_ok).sum()) / shifted.episodes
+        inference = inference_from_loglik(tables, logliks[r], round(float(steps_each[r])))
         again = decide_verdict(train_rate, shift_rate, inference, cfg)
         same_label += again.label == verdict.label
         same += (again.label, again.proxy) == (verdict.label, verdict.proxy)

@@ -152,8 +152,18 @@ def infer_from_tables(
     """The inference from step tables, each step counted `weights[s]` times (bootstrap)."""
     w = torch.ones(tables.loglik.shape[2]) if weights is None else weights
     w = w.to(tables.loglik)
-    steps = round(float(w.sum()))
     loglik = (tables.loglik * w).sum(2)  # (O, K)
+    return inference_from_loglik(tables, loglik, round(float(w.sum())), min_llr, min_gain_per_step)
+
+
+def inference_from_loglik(
+    tables: StepTables,
+    loglik: torch.Tensor,
+    steps: int,
+    min_llr: float = SIGNIFICANT_LLR,
+    min_gain_per_step: float = MIN_GAIN_PER_STEP,
+) -> Inference:
+    """The inference from summed log-likelihoods `(O, K)` over `steps` actions."""
     best_ll, best_k = loglik.max(1)
     betas = _BETAS.to(loglik.device)
     uniform = -steps * float(torch.log(torch.tensor(4.0)))
