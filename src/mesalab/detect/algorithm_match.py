@@ -33,8 +33,8 @@ from typing import Any
 
 import torch
 
+import mesalab.detect.fresh as fresh
 import mesalab.detect.gridworld as gw
-from mesalab.detect import fresh
 from mesalab.detect.evidence import INCONCLUSIVE, Evidence, Plot, by_thresholds, inconclusive
 from mesalab.detect.references import fit_choice_reference, icl_references, r_squared
 from mesalab.detect.subject import Subject

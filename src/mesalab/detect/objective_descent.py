@@ -47,8 +47,8 @@ from typing import Any
 
 import torch
 
+import mesalab.detect.fresh as fresh
 import mesalab.detect.gridworld as gw
-from mesalab.detect import fresh
 from mesalab.detect.evidence import INCONCLUSIVE, OPTIMIZER, Evidence, Plot, inconclusive
 from mesalab.detect.icl_compare import residual_names
 from mesalab.detect.subject import Subject
