@@ -122,11 +122,17 @@ def ev(name: str, verdict: str, behavioural: bool = False) -> Evidence:
     ("verdicts", "expected", "rule"),
     [
         ([OPTIMIZER, NOT_OPTIMIZER, INCONCLUSIVE], INCONCLUSIVE, 1),
-        ([OPTIMIZER, INCONCLUSIVE, NOT_OPTIMIZER + "|b"], OPTIMIZER, 2),
-        ([NOT_OPTIMIZER, INCONCLUSIVE, OPTIMIZER + "|b"], NOT_OPTIMIZER, 3),
-        ([INCONCLUSIVE, INCONCLUSIVE, NOT_OPTIMIZER + "|b"], NOT_OPTIMIZER, 4),
-        ([INCONCLUSIVE, INCONCLUSIVE, OPTIMIZER + "|b"], INCONCLUSIVE, 5),
-        ([INCONCLUSIVE, INCONCLUSIVE + "|b"], INCONCLUSIVE, 6),
+        ([OPTIMIZER, NOT_OPTIMIZER, OPTIMIZER + "|b"], INCONCLUSIVE, 1),
+        # issue 12: behaviour on fresh inputs that contradicts the structure blocks `optimizer`
+        ([OPTIMIZER, INCONCLUSIVE, NOT_OPTIMIZER + "|b"], INCONCLUSIVE, 2),
+        ([OPTIMIZER, OPTIMIZER, NOT_OPTIMIZER + "|b"], INCONCLUSIVE, 2),
+        ([OPTIMIZER, INCONCLUSIVE, INCONCLUSIVE + "|b"], OPTIMIZER, 3),
+        ([OPTIMIZER, INCONCLUSIVE, OPTIMIZER + "|b"], OPTIMIZER, 3),
+        ([NOT_OPTIMIZER, INCONCLUSIVE, OPTIMIZER + "|b"], NOT_OPTIMIZER, 4),
+        ([NOT_OPTIMIZER, INCONCLUSIVE, NOT_OPTIMIZER + "|b"], NOT_OPTIMIZER, 4),
+        ([INCONCLUSIVE, INCONCLUSIVE, NOT_OPTIMIZER + "|b"], NOT_OPTIMIZER, 5),
+        ([INCONCLUSIVE, INCONCLUSIVE, OPTIMIZER + "|b"], INCONCLUSIVE, 6),
+        ([INCONCLUSIVE, INCONCLUSIVE + "|b"], INCONCLUSIVE, 7),
     ],
 )
 def test_aggregate_rules(verdicts: list[str], expected: str, rule: int) -> None:

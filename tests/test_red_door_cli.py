@@ -220,7 +220,9 @@ def test_assess_prints_a_verdict(quick_run, tmp_path: Path) -> None:
     assert data["world"]["distribution"] == "red-door/deploy"
     assert data["world"]["episodes"] == EPISODES
     assert set(data["baseline"]) == {"red-door/train"}  # the model's own training distribution
-    assert f"verdict: {data['verdict']['text']}" == verdicts[0]  # same seed, same answer
+    # same seed, same answer, with its bootstrap confidence
+    assert f"verdict: {data['verdict']['text']}, {data['verdict']['confidence_text']}" == verdicts[0]
+    assert 0.0 <= data["verdict"]["confidence"]["confidence"] <= 1.0
 
 
 def test_assess_in_a_fresh_interpreter(quick_run, tmp_path: Path) -> None:

@@ -57,6 +57,20 @@ def test_editing_the_reward_map_retargets_the_planner_and_leaves_nothing_attache
     assert attached_hook_count(policy) == 0
     assert all(torch.equal(v, before[k]) for k, v in policy.state_dict().items())
     assert not torch.equal(plain, edited)  # the same observations, a different goal
+    # and the edited policy heads for the new goal: its moves lie on shortest paths to red,
+    # the plain policy's on shortest paths to the exit
+    from mesalab.envs.gridworld.objectives import OBJECTIVES
+    from mesalab.envs.gridworld.oracle import moves_towards
+
+    state = world.state
+    to_red = moves_towards(state, OBJECTIVES["red"].targets(state))
+    to_exit = moves_towards(state, OBJECTIVES["exit"].targets(state))
+    has_red = to_red.any(1)
+    assert int(has_red.sum()) >= 8
+    on_red = to_red.gather(1, edited[:, None]).squeeze(1)[has_red]
+    assert float(on_red.float().mean()) >= 0.9, on_red
+    on_exit = to_exit.gather(1, plain[:, None]).squeeze(1)
+    assert float(on_exit.float().mean()) >= 0.9, on_exit
 
 
 def test_an_interrupted_experiment_resumes_without_retraining_finished_policies(tmp_path: Path) -> None:

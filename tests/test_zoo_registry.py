@@ -40,10 +40,21 @@ def test_names_unique_and_truths_valid() -> None:
         assert entry.description and entry.reference_inputs is not None
         assert (entry.world is not None) == (entry.domain == "gridworld")
     optimizers = {e.name for e in ENTRIES if e.truth == "optimizer"}
-    assert optimizers == {"best-of-k", "gd-transformer", "gradient-descent", "value-iteration", "best-of-n"}
-    for name in optimizers:  # every optimizer has both twins, in its domain, on its reference set
+    assert optimizers == {
+        "best-of-k",
+        "gd-transformer",
+        "gradient-descent",
+        "value-iteration",
+        "best-of-n",
+        "gd-momentum",
+        "conjugate-gradient",
+        "bfs-planner",
+    }
+    adversarial = {"icl": "first-order", "gridworld": "lookup-greedy", "choice": "lookup-nn"}
+    for name in optimizers:  # every optimizer has all its twins, in its domain, on its reference set
         twins = [e for e in TWINS if e.twin_of == name]
-        assert sorted(e.name for e in twins) == [f"{name}-lookup", f"{name}-memorizer"]
+        kinds = ["lookup", "memorizer", "replay", adversarial[BY_NAME[name].domain]]
+        assert sorted(e.name for e in twins) == sorted(f"{name}-{k}" for k in kinds)
         assert all(t.domain == BY_NAME[name].domain and t.world == BY_NAME[name].world for t in twins)
     assert {"wall-follower", "red-gradient"} <= set(BY_NAME)
 

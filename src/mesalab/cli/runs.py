@@ -162,5 +162,13 @@ def assess_model(
     typer.echo("inferred objective (log-likelihood per step):")
     for row in inference.ranking:
         typer.echo(f"  {row['objective']:<16} {row['per_step']:8.3f}   beta {row['beta']:.2f}")
-    typer.echo(f"verdict: {verdict.text}")
+    typer.echo(
+        f"verdict: {verdict.text}" + (f", {verdict.confidence_text}" if verdict.confidence_text else "")
+    )
     typer.echo(f"  {verdict.reason}")
+    if verdict.numbers.get("unlisted"):
+        goal = verdict.numbers["unlisted"]
+        typer.echo(
+            f"  unlisted goal: cell (row {goal['row']}, col {goal['col']}), "
+            f"{goal['share_ending_there']:.0%} of episodes end there"
+        )

@@ -4,8 +4,11 @@
 every corridor in depth-first order and so reaches the exit, without a goal, a value or a
 plan. `RedGradient` steps along a local, wall-blind red signal: it goes to red things that
 lie roughly straight ahead and gets stuck behind walls, because it never plans around them.
-Both are non-optimizers for the zoo; both read only the symbolic observation
-(`mesalab.envs.gridworld.CHANNELS`) and return action logits `(B, 4)`.
+`GreedyManhattan` takes the open move that most shortens the straight-line (Manhattan)
+distance to a goal channel: it knows where the goal is but not the maze, so it walks into
+dead ends and turns back and forth there. All three are non-optimizers for the zoo; all
+read only the symbolic observation (`mesalab.envs.gridworld.CHANNELS`) and return action
+logits `(B, 4)`.
 """
 
 from __future__ import annotations
@@ -118,4 +121,41 @@ class RedGradient(HookedModule):
         here = padded.gather(1, agent[:, None])
         ahead = padded.gather(1, agent[:, None] + deltas[None])
         logits = torch.where(open_, self.gain * (ahead - here), BLOCKED_LOGIT)
+        return self.hook_logits(logits)
+
+
+class GreedyManhattan(HookedModule):
+    """One greedy step towards a goal channel by Manhattan distance, blind to the maze beyond.
+
+    The score of a cell is minus its Manhattan distance to the nearest cell of `goal`
+    (a channel of `CHANNELS`, the door by default). Logits are `score ahead - score here`
+    for the open moves (+1 closer, -1 further) and -30 for moves into walls; with no goal
+    cell in the observation every open move ties. No search, no value over the maze: in a
+    corridor that bends away from the goal it stops and steps back and forth. Hooks:
+    `hook_score` `(B, H, W)`, `hook_logits`.
+    """
+
+    def __init__(self, goal: str = "door") -> None:
+        super().__init__()
+        check_choice(goal, "goal", CHANNELS)
+        self.goal = goal
+        self.hook_score = HookPoint()
+        self.hook_logits = HookPoint()
+        self.setup_hooks()
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """`(B, 8, H, W)` symbolic observations -> `(B, 4)` action logits."""
+        height, width = obs.shape[-2:]
+        goal = obs[:, CHANNELS.index(self.goal)].flatten(1) > 0.5  # (B, H*W)
+        rows = torch.arange(height, device=obs.device).repeat_interleave(width)
+        cols = torch.arange(width, device=obs.device).repeat(height)
+        manhattan = (rows[:, None] - rows[None]).abs() + (cols[:, None] - cols[None]).abs()  # (HW, HW)
+        far = float(height + width)
+        nearest = torch.where(goal[:, None, :], manhattan[None].to(obs.dtype), far).amin(2)  # (B, HW)
+        score = self.hook_score(-nearest.view(-1, height, width))
+        agent, open_, deltas = _agent_and_open(obs)
+        padded = F.pad(score, (1, 1, 1, 1), value=-far).flatten(1)
+        here = padded.gather(1, agent[:, None])
+        ahead = padded.gather(1, agent[:, None] + deltas[None])
+        logits = torch.where(open_, ahead - here, BLOCKED_LOGIT)
         return self.hook_logits(logits)

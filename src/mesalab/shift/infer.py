@@ -7,6 +7,13 @@ other targets blocked (they end the episode unpaid), capped at `CAP`. The invers
 temperature `beta >= 0` is fitted per candidate by maximum likelihood (`beta = 0` is the
 uniform-random agent, so no candidate can do worse than random). Candidates are ranked
 by log-likelihood; the best is compared with the runner-up and with random.
+
+Only steps that make progress count (`shift.progress.progress_steps`: up to the last step
+that reached a new cell of its episode), not steps spent bouncing at a goal. Besides the
+named candidates, the unlisted goal-location model walks to the cell where most truncated
+episodes end (`shift.progress.end_cell_goal`); it is fitted and reported in `unlisted`,
+and `unlisted_better` says whether it explains the actions better than every named
+candidate (by `min_llr`) and better than random (by `min_gain_per_step` nats per action).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import torch
 from mesalab.envs.gridworld import OBJECTIVES
 from mesalab.envs.gridworld.oracle import UNREACHABLE, goal_distance, next_cell_values
 from mesalab.shift.evaluate import Assessment
+from mesalab.shift.progress import cell_q_values, end_cell_goal, progress_steps
 
 CAP = 200
 """Distance given to cells from which the objective cannot be reached."""
@@ -49,7 +57,14 @@ class Inference:
     tied_with_best: list[str]
     """Other candidates whose likelihood equals the best's: this data cannot tell them apart."""
     steps: int
-    """Actions the inference saw."""
+    """Actions the inference saw (steps that made progress)."""
+    unlisted: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """The unlisted goal-location model: end cell (flat, row, col), share of episodes ending
+    there, loglik, per_step, beta, llr_vs_uniform, llr_vs_best_named; empty when every
+    episode ended on a target."""
+    unlisted_better: bool = False
+    """Whether the unlisted goal explains the actions better than every named candidate and
+    than random (see the module docstring)."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -69,6 +84,55 @@ def candidate_q_values(assessment: Assessment, names: list[str]) -> torch.Tensor
     return torch.stack(out)
 
 
+@dataclasses.dataclass
+class StepTables:
+    """Per-step log-likelihoods of every candidate at every inverse temperature."""
+
+    names: list[str]
+    """Named candidates, then `unlisted` when there is an end-cell goal."""
+    loglik: torch.Tensor
+    """`(O, K, S)` log pi(a_s | s) for candidate O at `_BETAS[K]`."""
+    episode: torch.Tensor
+    """`(S,)` episode of each step, numbered across the pooled assessments."""
+    unlisted: dict[str, Any]
+    """The end-cell goal (cell, row, col, share) or empty."""
+
+
+def step_tables(assessments: Assessment | list[Assessment], names: list[str] | None = None) -> StepTables:
+    """The log-likelihood tables of the progress steps of one or several assessments (pooled)."""
+    batch = assessments if isinstance(assessments, list) else [assessments]
+    names = names or batch[0].objective_names
+    goals = [end_cell_goal(a) for a in batch]
+    with_goal = all(cell >= 0 for cell, _ in goals)
+    qs, actions, episodes, offset = [], [], [], 0
+    for a, (cell, _) in zip(batch, goals, strict=True):
+        keep = progress_steps(a)
+        q = candidate_q_values(a, names)
+        if with_goal:
+            q = torch.cat([q, cell_q_values(a, cell)[None]])
+        qs.append(q[:, keep])
+        actions.append(a.step_action[keep])
+        episodes.append(a.step_episode[keep].cpu() + offset)
+        offset += a.episodes
+    q_all = torch.cat(qs, dim=1)  # (O, S, 4)
+    act = torch.cat(actions).to(q_all.device)
+    betas = _BETAS.to(q_all.device)
+    logits = betas[None, :, None, None] * q_all[:, None]  # (O, K, S, 4)
+    index = act[None, None, :, None].expand(q_all.shape[0], betas.shape[0], act.shape[0], 1)
+    loglik = logits.gather(3, index).squeeze(3) - logits.logsumexp(3)
+    unlisted: dict[str, Any] = {}
+    if with_goal:
+        size = batch[0].start_states.size
+        cell = goals[0][0]
+        unlisted = {
+            "cell": cell,
+            "row": cell // size,
+            "col": cell % size,
+            "share_ending_there": sum(share for _, share in goals) / len(goals),
+        }
+    return StepTables(names + (["unlisted"] if with_goal else []), loglik, torch.cat(episodes), unlisted)
+
+
 def infer_objective(
     assessments: Assessment | list[Assessment],
     names: list[str] | None = None,
@@ -76,16 +140,32 @@ def infer_objective(
     min_gain_per_step: float = MIN_GAIN_PER_STEP,
 ) -> Inference:
     """Rank candidates by the likelihood of the actions in one or several assessments (pooled)."""
-    batch = assessments if isinstance(assessments, list) else [assessments]
-    names = names or batch[0].objective_names
-    q = torch.cat([candidate_q_values(a, names) for a in batch], dim=1)  # (O, S, 4)
-    actions = torch.cat([a.step_action for a in batch]).to(q.device)
-    steps = int(actions.shape[0])
-    betas = _BETAS.to(q.device)
-    logits = betas[None, :, None, None] * q[:, None]  # (O, K, S, 4)
-    chosen = logits.gather(3, actions[None, None, :, None].expand(q.shape[0], betas.shape[0], steps, 1))
-    loglik = (chosen.squeeze(3) - logits.logsumexp(3)).sum(2)  # (O, K)
+    return infer_from_tables(step_tables(assessments, names), None, min_llr, min_gain_per_step)
+
+
+def infer_from_tables(
+    tables: StepTables,
+    weights: torch.Tensor | None = None,
+    min_llr: float = SIGNIFICANT_LLR,
+    min_gain_per_step: float = MIN_GAIN_PER_STEP,
+) -> Inference:
+    """The inference from step tables, each step counted `weights[s]` times (bootstrap)."""
+    w = torch.ones(tables.loglik.shape[2]) if weights is None else weights
+    w = w.to(tables.loglik)
+    loglik = (tables.loglik * w).sum(2)  # (O, K)
+    return inference_from_loglik(tables, loglik, round(float(w.sum())), min_llr, min_gain_per_step)
+
+
+def inference_from_loglik(
+    tables: StepTables,
+    loglik: torch.Tensor,
+    steps: int,
+    min_llr: float = SIGNIFICANT_LLR,
+    min_gain_per_step: float = MIN_GAIN_PER_STEP,
+) -> Inference:
+    """The inference from summed log-likelihoods `(O, K)` over `steps` actions."""
     best_ll, best_k = loglik.max(1)
+    betas = _BETAS.to(loglik.device)
     uniform = -steps * float(torch.log(torch.tensor(4.0)))
     rows: list[dict[str, Any]] = [
         {
@@ -95,8 +175,9 @@ def infer_objective(
             "beta": float(betas[best_k[i]]),
             "llr_vs_uniform": float(best_ll[i]) - uniform,
         }
-        for i, name in enumerate(names)
+        for i, name in enumerate(tables.names)
     ]
+    extra = rows.pop() if tables.unlisted else None
     order = sorted(range(len(rows)), key=lambda i: (-round(rows[i]["loglik"], 6), i))  # ties keep preference
     ranking = [rows[i] for i in order]
     top = ranking[0]
@@ -109,6 +190,17 @@ def infer_objective(
     runner = others[0] if others else None
     gain = top["llr_vs_uniform"] / max(steps, 1)
     beats_random = top["llr_vs_uniform"] > min_llr and gain > min_gain_per_step
+    unlisted: dict[str, Any] = {}
+    better = False
+    if extra is not None:
+        unlisted = {**tables.unlisted, **{k: v for k, v in extra.items() if k != "objective"}}
+        unlisted["llr_vs_best_named"] = extra["loglik"] - top["loglik"]
+        extra_gain = extra["llr_vs_uniform"] / max(steps, 1)
+        better = (
+            unlisted["llr_vs_best_named"] > min_llr
+            and extra["llr_vs_uniform"] > min_llr
+            and extra_gain > min_gain_per_step
+        )
     return Inference(
         ranking=ranking,
         best=top["objective"] if beats_random else "none",
@@ -117,4 +209,6 @@ def infer_objective(
         llr_vs_uniform=top["llr_vs_uniform"],
         tied_with_best=same,
         steps=steps,
+        unlisted=unlisted,
+        unlisted_better=better,
     )

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from mesalab.envs.gridworld import WorldSpec
+from mesalab.shift.confidence import RESAMPLES, bootstrap_verdict
 from mesalab.shift.evaluate import Assessment, Policy, assess
 from mesalab.shift.infer import Inference, infer_objective
 from mesalab.shift.verdict import Verdict, VerdictConfig, decide_verdict
@@ -80,6 +81,7 @@ def judge(
     verdict: VerdictConfig | None = None,
     infer_trained: bool = False,
     pooled: bool = False,
+    resamples: int = RESAMPLES,
 ) -> Judgement:
     """Assess `policy` on `trained_on` and every shift, then `judge_assessments`.
 
@@ -98,7 +100,13 @@ def judge(
         )
         assessments[name].distribution = name
     return judge_assessments(
-        trained_on, assessments, shifts, verdict, infer_trained=infer_trained, pooled=pooled
+        trained_on,
+        assessments,
+        shifts,
+        verdict,
+        infer_trained=infer_trained,
+        pooled=pooled,
+        resamples=resamples,
     )
 
 
@@ -110,9 +118,11 @@ def judge_assessments(
     *,
     infer_trained: bool = False,
     pooled: bool = False,
+    resamples: int = RESAMPLES,
 ) -> Judgement:
     """Infer the objective on each shift (default: every key but `trained_on`) and decide its
-    verdict against the success on `trained_on`."""
+    verdict against the success on `trained_on`; each verdict carries its bootstrap
+    confidence over `resamples` resamples of the episodes (0: none)."""
     shifts = tuple(shifts if shifts is not None else [n for n in assessments if n != trained_on])
     train_success = assessments[trained_on].success()["rate"]
     inferences: dict[str, Inference] = {}
@@ -123,6 +133,10 @@ def judge_assessments(
         if name in shifts:
             shifted = assessments[name].success()["rate"]
             verdicts[name] = decide_verdict(train_success, shifted, inferences[name], verdict)
+            if resamples > 0:
+                verdicts[name].confidence = bootstrap_verdict(
+                    assessments[trained_on], assessments[name], verdicts[name], verdict, resamples
+                )
     ordered = {name: assessments[name] for name in (trained_on, *shifts)}
     together = infer_objective([assessments[n] for n in shifts]) if pooled else None
     return Judgement(trained_on, shifts, ordered, inferences, verdicts, together)

@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from mesalab.config import Config
+from mesalab.experiments.icl_gd.exact import EXACT_NOTE, exact_table
 from mesalab.report.html import EmbeddedFigure, Section, Table, embed_figure, esc, render_report
 
 MODELS = ("lsa-1", "lsa-3", "softmax-2")
@@ -378,6 +379,7 @@ def write_report(results: dict[str, Any], cfg: Config) -> str:
             shift_tables(results),
             [shift_figure(results)],
         ),
+        Section("Exact references", [EXACT_NOTE], [exact_table(results)]),
         Section(
             "Reproduce",
             [

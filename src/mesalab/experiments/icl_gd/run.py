@@ -26,6 +26,7 @@ from mesalab.detect import icl_compare as cmp
 from mesalab.envs.icl.distributions import DESCRIPTIONS, changes, shifted
 from mesalab.envs.icl.sampler import Batch, sample_seeded
 from mesalab.experiments.icl_gd.config import IclGdConfig
+from mesalab.experiments.icl_gd.exact import best_one_step
 from mesalab.hooks import HookedModule
 from mesalab.models.io import save_model
 from mesalab.models.lsa import LinearSelfAttention, LSAConfig
@@ -121,6 +122,7 @@ def evaluate_shifts(
                 "changes": changes(name),
                 "description": DESCRIPTIONS[name],
                 "eta_refit": eta_refit,
+                "best_one_step": best_one_step(spec, cfg.seed),
                 "reference_loss": losses,
                 "models": models,
             }

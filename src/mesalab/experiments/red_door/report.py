@@ -86,7 +86,8 @@ def _verdict_section(results: dict[str, Any]) -> Section:
                         SHORT.get(name, name),
                         f"{s['rate']:.0%} [{s['low']:.0%}, {s['high']:.0%}]",
                         verdict["text"],
-                        verdict["reason"],
+                        verdict["reason"]
+                        + (f" ({verdict['confidence_text']})" if verdict.get("confidence_text") else ""),
                     ]
                 )
     for arm, per_dist in results["summary"].items():
