@@ -23,6 +23,7 @@ import torch
 from mesalab.envs.gridworld import WorldSpec
 from mesalab.shift.evaluate import Assessment, Policy, assess
 from mesalab.shift.infer import Inference, infer_objective
+from mesalab.shift.oversight import FINDING, oversight_finding
 from mesalab.shift.verdict import Verdict, VerdictConfig, decide_verdict
 
 SeedFor = int | Callable[[str], int]
@@ -45,6 +46,9 @@ class Judgement:
     """The verdict per shift."""
     pooled: Inference | None = None
     """The objective inferred from all shifts' steps together, when asked."""
+    findings: dict[str, Any] | None = None
+    """Findings beside the verdicts, by name: `oversight-conditional` (`shift/oversight.py`)
+    where a judged world has an overseer; None where none applies."""
 
     @property
     def train_success(self) -> float:
@@ -63,6 +67,8 @@ class Judgement:
             out[name] = entry
         if self.pooled is not None:
             out["_pooled_shifts"] = {"inference": self.pooled.to_dict()}
+        if self.findings:
+            out["_findings"] = self.findings
         return out
 
 
@@ -125,4 +131,6 @@ def judge_assessments(
             verdicts[name] = decide_verdict(train_success, shifted, inferences[name], verdict)
     ordered = {name: assessments[name] for name in (trained_on, *shifts)}
     together = infer_objective([assessments[n] for n in shifts]) if pooled else None
-    return Judgement(trained_on, shifts, ordered, inferences, verdicts, together)
+    oversight = oversight_finding(ordered)
+    findings = {FINDING: oversight} if oversight is not None else None
+    return Judgement(trained_on, shifts, ordered, inferences, verdicts, together, findings)
