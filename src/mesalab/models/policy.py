@@ -26,7 +26,7 @@ from torch import nn
 
 from mesalab.config import Config, check, check_choice
 from mesalab.envs.gridworld.observations import CHANNELS, PALETTE, SPRITE
-from mesalab.envs.gridworld.spec import OBS_MODES
+from mesalab.envs.gridworld.spec import OBS_MODES, OVERSIGHT_CHANNELS
 from mesalab.errors import MesalabError
 from mesalab.hooks import HookedModule, HookPoint
 from mesalab.models.kinds import register_model_kind
@@ -56,6 +56,9 @@ class PolicyConfig(Config):
     """Hidden layers in the torso."""
     pixel_features: int = 8
     """Features per cell computed from its sprite (pixels mode only)."""
+    channels: int = len(CHANNELS)
+    """Symbolic channels of the world it was built for: 8 (red door), 10 with an overseer
+    (`WorldSpec.channels`: the red-door ones, then `restricted` and `overseer`)."""
 
     def validate(self) -> None:
         check(self.size >= 5 and self.size % 2 == 1, "size", f"must be odd and >= 5, got {self.size}")
@@ -65,11 +68,12 @@ class PolicyConfig(Config):
         check(self.hidden >= 1, "hidden", f"must be >= 1, got {self.hidden}")
         check(self.layers >= 1, "layers", f"must be >= 1, got {self.layers}")
         check(self.pixel_features >= 1, "pixel_features", f"must be >= 1, got {self.pixel_features}")
+        check(self.channels >= len(CHANNELS), "channels", f"must be >= {len(CHANNELS)}, got {self.channels}")
 
     @property
     def observation_shape(self) -> tuple[int, int, int]:
         if self.obs_mode == "symbolic":
-            return (len(CHANNELS), self.size, self.size)
+            return (self.channels, self.size, self.size)
         return (3, self.size * SPRITE, self.size * SPRITE)
 
 
@@ -87,7 +91,7 @@ class CellEncoder(nn.Module):
             self.features = cfg.pixel_features
         else:
             self.sprite_conv = nn.Identity()
-            self.features = len(CHANNELS) - 1  # the agent channel is dropped: its place is known
+            self.features = cfg.channels - 1  # the agent channel is dropped: its place is known
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Returns `(cells (B, F, H, W), agent (B,), outside (F,), passable (B, H, W))`."""
@@ -257,6 +261,6 @@ def learned_objective(policy: nn.Module) -> dict[str, float] | None:
         or policy.cfg.obs_mode != "symbolic"
     ):
         return None
-    names = [c for c in CHANNELS if c != "agent"]
+    names = [c for c in (*CHANNELS, *OVERSIGHT_CHANNELS)[: policy.cfg.channels] if c != "agent"]
     weights = policy.torso.planner.reward.weight.detach().flatten().cpu() * REWARD_SCALE  # type: ignore[union-attr,operator]
     return {name: float(w) for name, w in zip(names, weights, strict=True)}
