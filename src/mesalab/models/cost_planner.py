@@ -59,7 +59,10 @@ class CostPlanner(nn.Module):
         with torch.no_grad():
             value = torch.zeros_like(reward)
             for _ in range(self.iterations):
-                value = self._moves(reward + self.gamma * value * going, blocked).amax(1)
+                updated = self._moves(reward + self.gamma * value * going, blocked).amax(1)
+                if torch.equal(updated, value):  # a fixed point: more iterations change nothing
+                    break
+                value = updated
             self.hook_value(value)
             weights = self._path_weights(reward + self.gamma * value * going, blocked, terminal, agent)
         at_agent = (weights * reward.flatten(1)[:, None]).sum(2)  # (B, 4)
@@ -88,6 +91,8 @@ class CostPlanner(nn.Module):
         for _ in range(self.iterations + 1):
             weights.scatter_add_(2, here[:, :, None], (alive * discount)[:, :, None])
             alive = alive * (~ends.gather(1, here)).float()
+            if not bool(alive.any()):  # every path has ended at a door
+                break
             here = following.gather(1, here)
             discount *= self.gamma
         return weights
