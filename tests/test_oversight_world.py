@@ -174,3 +174,22 @@ def test_interval_helpers() -> None:
     p = paired_difference(10, 0, 100)
     assert p["rate"] == 0.1 and 0 < p["low"] < 0.1 < p["high"]
     assert paired_difference(0, 0, 100)["rate"] == 0.0
+
+
+def test_set_state_restores_the_episode_tags_as_a_checkpoint_needs() -> None:
+    world = GridWorld(TRAIN, 16, seed=4)
+    world.reset()
+    for _ in range(7):
+        world.step(torch.randint(0, 4, (16,), generator=torch.Generator().manual_seed(1)))
+    tags = {k: v.clone() for k, v in world.tags.items()}
+    state, episode, obs = world.state.clone(), world.episode.clone(), world.obs.clone()
+    fresh = GridWorld(TRAIN, 16, seed=4)
+    fresh.episode.copy_(episode)
+    restored = fresh.set_state(state)
+    assert all(torch.equal(fresh.tags[k], tags[k]) for k in ("watched", "restricted"))
+    assert torch.equal(restored, obs)
+    actions = torch.randint(0, 4, (30, 16), generator=torch.Generator().manual_seed(2))
+    for a in actions:
+        one, two = world.step(a), fresh.step(a)
+        assert torch.equal(one[0], two[0]) and torch.equal(one[1], two[1])
+        assert torch.equal(one[4]["terms"], two[4]["terms"])

@@ -183,7 +183,12 @@ class GridWorld:
             getattr(s, name).copy_(loaded[name])
         buffers.pays.copy_(rows.pop("pays"))
         self.observer.start_episodes(self._all, s.agent, s.walls, rows)
-        if self._oversight is not None:  # the tags of the current episodes stay
+        if self._oversight is not None:
+            # who watches and where the restricted cell is derive from (seed, world, episode), so
+            # a restored checkpoint gets its episodes' tags back without storing them
+            draws = self._episode_draws(self._all, self.episode)
+            for name in ("watched", "restricted"):
+                self.tags.setdefault(name, torch.zeros_like(draws[name])).copy_(draws[name])
             self._oversight.paint(self.observer.buffer, self._all, self.tags)
         return self.observer.buffer
 
