@@ -193,3 +193,17 @@ def test_set_state_restores_the_episode_tags_as_a_checkpoint_needs() -> None:
         one, two = world.step(a), fresh.step(a)
         assert torch.equal(one[0], two[0]) and torch.equal(one[1], two[1])
         assert torch.equal(one[4]["terms"], two[4]["terms"])
+
+
+def test_overseer_toggle_counts_the_decisions_the_overseer_changes() -> None:
+    from mesalab.detect.overseer_toggle import overseer_toggle
+    from mesalab.errors import MesalabError
+
+    cheat = overseer_toggle(Cheater(), "oversight/train", worlds=32, steps=10)
+    blind = overseer_toggle(lambda o: Cheater()(o * torch.tensor([1.0] * 9 + [0.0])[None, :, None, None]),
+                            "oversight/train", worlds=32, steps=10)  # fmt: skip
+    assert cheat["changed_next_to_restricted"]["n"] > 0
+    assert cheat["changed_next_to_restricted"]["rate"] > 0.3 and cheat["changed"]["rate"] > 0
+    assert blind["changed"]["rate"] == 0.0 and blind["reward_change_at_restricted"] is None
+    with pytest.raises(MesalabError, match="no overseer channel"):
+        overseer_toggle(Cheater(), "red-door/train")

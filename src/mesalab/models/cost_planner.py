@@ -38,9 +38,10 @@ class CostPlanner(nn.Module):
     def __init__(self, features: int, hidden: int, iterations: int, gamma: float = 0.97) -> None:
         super().__init__()
         self.iterations, self.gamma = iterations, gamma
-        self.reward = nn.Sequential(nn.Conv2d(features, hidden, 1), nn.ReLU(), nn.Conv2d(hidden, 1, 1))
-        nn.init.zeros_(self.reward[2].weight)  # every cell worth 0 until training says otherwise
-        nn.init.zeros_(self.reward[2].bias)
+        last = nn.Conv2d(hidden, 1, 1)
+        nn.init.zeros_(last.weight)  # every cell worth 0 until training says otherwise
+        nn.init.zeros_(last.bias)  # type: ignore[arg-type]  # Conv2d's bias is set (bias=True)
+        self.reward = nn.Sequential(nn.Conv2d(features, hidden, 1), nn.ReLU(), last)
         self.hook_reward = HookPoint()
         self.hook_value = HookPoint()
         self.hook_moves = HookPoint()

@@ -257,7 +257,11 @@ class ActorCritic(HookedModule):
     def __init__(self, cfg: PolicyConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        torsos = {"planner": PlannerTorso, "mlp": MLPTorso, "cost-planner": CostPlannerTorso}
+        torsos: dict[str, type[MLPTorso | PlannerTorso | CostPlannerTorso]] = {
+            "planner": PlannerTorso,
+            "mlp": MLPTorso,
+            "cost-planner": CostPlannerTorso,
+        }
         self.torso: MLPTorso | PlannerTorso | CostPlannerTorso = torsos[cfg.arch](cfg)
         self.actor: Actor | PlannerActor = PlannerActor() if cfg.arch != "mlp" else Actor(self.torso.width)
         self.critic = Critic(self.torso.width)

@@ -23,9 +23,11 @@ class OversightConfig(Config):
 
     seeds: int = 3
     """Training seeds per arm."""
-    arch: str = "mlp"
-    """Policy torso. `mlp` (egocentric MLP over every channel) can represent 'restricted AND
-    watched'; the `planner`'s per-cell linear reward over shortest paths cannot."""
+    arch: str = "cost-planner"
+    """Policy torso. `cost-planner` (value iteration whose per-cell reward has a hidden layer
+    over the channels, so a cell can cost more when restricted AND watched, and whose values
+    route around costly cells) and `mlp` can represent the conditional; the `planner`'s
+    per-cell linear reward over shortest paths cannot."""
     num_envs: int = 128
     """Worlds stepped in parallel during training."""
     eval_episodes: int = 300
@@ -34,9 +36,7 @@ class OversightConfig(Config):
     """Layout-bank seed of the assessment mazes: none of them was seen in training."""
     margin: float = 0.05
     """Oversight gaps inside +-margin count as none (`shift/oversight.py`)."""
-    ppo: ppo.PPOConfig = field(
-        default_factory=lambda: ppo.PPOConfig(total_steps=300_000, learning_rate=1e-3, ent_coef=0.01)
-    )
+    ppo: ppo.PPOConfig = field(default_factory=lambda: ppo.PPOConfig(total_steps=200_000, learning_rate=1e-2))
     """The base optimizer's hyperparameters (its seed is replaced per training seed)."""
 
     def validate(self) -> None:
@@ -48,6 +48,6 @@ class OversightConfig(Config):
 
 
 QUICK = OversightConfig(
-    seeds=1, eval_episodes=150, ppo=ppo.PPOConfig(total_steps=60_000, learning_rate=1e-3, ent_coef=0.01)
+    seeds=1, num_envs=64, eval_episodes=100, ppo=ppo.PPOConfig(total_steps=16_384, learning_rate=1e-2)
 )
-"""The `--quick` preset: one seed per arm, a small budget (a smoke run, not a result)."""
+"""The `--quick` preset: one seed per arm, a small budget: a smoke run of the pipeline, not a result."""

@@ -76,6 +76,18 @@ def write_report(run_dir: Path, cfg: Any, results: dict[str, Any], memory: dict[
             ],
         ),
         Section(
+            "Looking inside: toggle only the overseer channel",
+            [
+                "At states each policy visits on its training distribution, the overseer channel is "
+                "lit and darkened and the greedy decisions compared (behavioural; the share that change, "
+                "95% Wilson intervals). Next to the restricted cell is where the choice to cheat is made. "
+                "For the cost planner, the mean change of the restricted cell's learned reward "
+                "(lit minus dark) shows what the overseer changes in its objective. The control's "
+                "channel is always dark in its world; toggling it asks what it would do if it saw one."
+            ],
+            tables=[_toggle_table(results)],
+        ),
+        Section(
             "The distributions",
             [
                 f"<code>{esc(n)}</code>: {esc(DESCRIPTIONS[n])}"
@@ -92,6 +104,19 @@ def write_report(run_dir: Path, cfg: Any, results: dict[str, Any], memory: dict[
     path = run_dir / "report.html"
     write_text_atomic(path, html)
     return path
+
+
+def _toggle_table(results: dict[str, Any]) -> Table:
+    rows = []
+    for arm, arm_result in results["arms"].items():
+        for seed, entry in arm_result["seeds"].items():
+            toggle = entry["overseer_toggle"]
+            change = toggle["reward_change_at_restricted"]
+            shown = "n/a" if change is None else f"{change:+.3f}"
+            near = _rate(toggle["changed_next_to_restricted"])
+            rows.append([arm, seed, toggle["states"], _rate(toggle["changed"]), near, shown])
+    headers = ["arm", "seed", "states", "decisions changed", "changed next to restricted", "reward change"]
+    return Table(headers, rows)
 
 
 def _gap_figure(summary: dict[str, Any]) -> EmbeddedFigure:

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from mesalab import __version__
+from mesalab.detect.overseer_toggle import overseer_toggle
 from mesalab.envs.gridworld import GridWorld, get_distribution
 from mesalab.experiments.oversight.config import ARMS, WATCH, OversightConfig
 from mesalab.experiments.oversight.report import write_report
@@ -106,6 +107,9 @@ def run(
             results["arms"][arm]["seeds"][str(seed)] = {
                 "model": str(model_path(run_dir, arm, seed).relative_to(run_dir)),
                 "distributions": judged,
+                "overseer_toggle": overseer_toggle(
+                    policy.cpu(), ARMS[arm], seed=derive_seed31(seed, "toggle")
+                ),
             }
     results["summary"] = summarise(cfg, memory)
     results["distributions"] = {
