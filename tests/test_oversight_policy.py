@@ -18,7 +18,7 @@ def _model_and_inputs(seed: int) -> tuple[ActorCritic, tuple[torch.Tensor, ...]]
     planner = model.torso.planner
     torch.nn.init.normal_(planner.reward[2].weight, std=0.3)  # type: ignore[index]
     with torch.no_grad():
-        planner.reward[2].bias.fill_(-0.5)  # type: ignore[index]
+        planner.reward[2].bias.fill_(-2.0)  # type: ignore[index]  # floor costs: paths end at doors
     cells, agent, _, passable = model.torso.encoder(obs)
     terminal = (cells[:, 1] + cells[:, 2]).clamp_max(1.0)
     return model, (cells, passable, terminal, agent)

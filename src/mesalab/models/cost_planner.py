@@ -10,8 +10,11 @@ over that cell's channels (one hidden layer, so it can compute an AND of two cha
     enter(c) = r(c) + gamma * V(c) * (1 - terminal(c))
     V(s)     = max over the four moves of enter(where the move leads)   (a wall: stay)
 
-iterated `iterations` times from V = 0. A negative `r` on a cell is a cost of passing
-through it, so the values are those of the cheapest way, not the shortest.
+iterated from V = 0 until it stops changing (at most `iterations` times). A negative `r` on a
+cell is a cost of passing through it, so the values are those of the cheapest way, not the
+shortest. The move values are computed along the greedy paths (see `forward`): equal to value
+iteration's where it reached its fixed point (the tests check it); where it did not (a reward
+loop that pays forever), they are the values of following the final greedy policy.
 
 Hook points: `planner.hook_reward` `(B, H, W)` r; `planner.hook_value` `(B, H, W)` V;
 `planner.hook_moves` `(B, 4)` enter() of the cell each move leads to, from the agent.
