@@ -9,6 +9,8 @@ from mesalab.envs.gridworld import GridWorld, get_distribution
 from mesalab.errors import ConfigError
 from mesalab.models.policy import ActorCritic, PolicyConfig
 
+model_obs = GridWorld(get_distribution("oversight/train"), 32, seed=0).reset()
+
 
 def _model_and_inputs(seed: int) -> tuple[ActorCritic, tuple[torch.Tensor, ...]]:
     torch.manual_seed(seed)
@@ -30,7 +32,8 @@ def test_traced_paths_match_value_iteration_with_autograd(seed: int) -> None:
     planner = model.torso.planner
     fast = planner(cells, passable, terminal, agent)
     # the slow obvious reference: every iteration under autograd
-    reward = 8.0 * planner.reward(cells).squeeze(1)
+    raw = 8.0 * planner.reward(cells).squeeze(1)
+    reward = torch.where(terminal > 0.5, raw, -torch.nn.functional.softplus(raw - 3.0))
     blocked, going = passable < 0.5, 1.0 - terminal
     value = torch.zeros_like(reward)
     for _ in range(planner.iterations):
@@ -54,12 +57,20 @@ def test_a_costly_cell_is_routed_around() -> None:
         first.weight.zero_(), first.bias.zero_(), last.weight.zero_()
         first.weight[0, 1], first.weight[1, 7] = 1.0, 1.0  # hidden 0: door; hidden 1: restricted
         first.bias[2] = 1.0  # hidden 2: constant
-        last.weight[0, 0], last.weight[0, 1], last.weight[0, 2] = 1.0, -1.0, -0.01
+        last.weight[0, 0], last.weight[0, 1], last.weight[0, 2] = (
+            1.0,
+            1.0,
+            -0.01,
+        )  # door pays, restricted costs
         last.bias.zero_()
         value = planner(cells, passable, terminal, agent)
-        traced = planner._path_weights(
-            8.0 * planner.reward(cells).squeeze(1) + 0.0, passable < 0.5, terminal, agent
+        _, cache = model.run_with_cache(
+            model_obs, names_filter=["torso.planner.hook_reward", "torso.planner.hook_value"]
         )
+        enter = cache["torso.planner.hook_reward"] + planner.gamma * cache["torso.planner.hook_value"] * (
+            1 - terminal
+        )
+        traced = planner._path_weights(enter, passable < 0.5, terminal, agent)
     assert torch.isfinite(value).all() and traced.shape == (32, 4, 121)
     # the restricted channel is cells[:, 7] (restricted is channel 8 of the observation, agent dropped)
     restricted = cells[:, 7].flatten(1) > 0.5

@@ -5,7 +5,9 @@ distance: it cannot route around a cell, and its reward is linear in each cell's
 so "restricted AND watched" is out of its reach. This planner is a value iteration network
 (Tamar et al. 2016) on the maze, with the transition model given (walls block, doors and
 objects end the episode) and the reward of entering each cell learned by a small network
-over that cell's channels (one hidden layer, so it can compute an AND of two channels):
+over that cell's channels (one hidden layer, so it can compute an AND of two channels);
+entering a door or object pays any learned amount, entering any other cell costs
+`softplus(.)` (never pays):
 
     enter(c) = r(c) + gamma * V(c) * (1 - terminal(c))
     V(s)     = max over the four moves of enter(where the move leads)   (a wall: stay)
@@ -30,6 +32,9 @@ from mesalab.hooks import HookPoint
 
 BLOCKED = -1e4
 """Value given to walls: far below any path's value, so no maximum picks one."""
+COST_OFFSET = 3.0
+"""Entering a non-terminal cell costs `softplus(raw - COST_OFFSET)`: about 0.05 for an untrained
+net, so reaching a door (ending the costs) is what an untrained planner does first."""
 REWARD_SCALE = 8.0
 """Fixed gain on the reward network's output, as in `planner.py`: Adam moves weights about one
 learning rate per step, and the door must stand out from floor quickly."""
@@ -52,7 +57,10 @@ class CostPlanner(nn.Module):
     def forward(
         self, cells: torch.Tensor, passable: torch.Tensor, terminal: torch.Tensor, agent: torch.Tensor
     ) -> torch.Tensor:
-        reward = self.hook_reward(REWARD_SCALE * self.reward(cells).squeeze(1))  # (B, H, W)
+        raw = REWARD_SCALE * self.reward(cells).squeeze(1)  # (B, H, W)
+        # doors and objects pay anything; every other cell costs (never pays): no loop pays
+        # forever, so value iteration reaches its fixed point and every greedy path ends
+        reward = self.hook_reward(torch.where(terminal > 0.5, raw, -F.softplus(raw - COST_OFFSET)))
         blocked = passable < 0.5
         going = 1.0 - terminal
         # Value iteration with a hard max picks one path per cell; the values are linear in the
