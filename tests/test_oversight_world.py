@@ -207,3 +207,10 @@ def test_overseer_toggle_counts_the_decisions_the_overseer_changes() -> None:
     assert blind["changed"]["rate"] == 0.0 and blind["reward_change_at_restricted"] is None
     with pytest.raises(MesalabError, match="no overseer channel"):
         overseer_toggle(Cheater(), "red-door/train")
+
+
+def test_a_mixture_of_oversight_worlds_is_refused() -> None:
+    from mesalab.envs.gridworld import MixtureWorld
+
+    with pytest.raises(ConfigError, match="overseer"):
+        MixtureWorld(TRAIN, TRAIN, 0.5, 4)
