@@ -17,11 +17,14 @@ from mesalab.envs.gridworld import DISTRIBUTIONS, RedDoorEnv, RedDoorVectorEnv, 
 from mesalab.envs.gridworld.gym_adapters import gym_id, register_gym_envs
 from mesalab.registry import Registry
 
-NAMES = [name for name in DISTRIBUTIONS.names() if name.startswith("red-door/")]
+NAMES = [name for name in DISTRIBUTIONS.names() if name.startswith(("red-door/", "oversight/"))]
+CHECKS = [
+    (n, mode) for n in NAMES for mode in ("symbolic", "pixels") if mode == "symbolic" or n.startswith("red")
+]
+"""The oversight worlds are symbolic only (pixels draw no overseer; refused, see test_oversight)."""
 
 
-@pytest.mark.parametrize("obs_mode", ["symbolic", "pixels"])
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize(("name", "obs_mode"), CHECKS)
 def test_check_env_passes_without_warnings(name: str, obs_mode: str) -> None:
     # made through the registry so that check_env can also try the other render mode
     env = gymnasium.make(gym_id(name), obs_mode=obs_mode, render_mode="rgb_array").unwrapped
@@ -38,6 +41,12 @@ def test_registered_ids_cover_every_distribution() -> None:
         "mesalab/RedDoor-diverse-v0",
         "mesalab/RedDoor-blue-exit-v0",
         "mesalab/RedDoor-red-objects-v0",
+        "mesalab/Oversight-train-v0",
+        "mesalab/Oversight-watched-v0",
+        "mesalab/Oversight-unwatched-v0",
+        "mesalab/Oversight-hidden-train-v0",
+        "mesalab/Oversight-hidden-watched-v0",
+        "mesalab/Oversight-hidden-unwatched-v0",
     }
     assert set(gridworld.GYM_IDS) == expected == {gym_id(n) for n in NAMES}
     assert register_gym_envs() == gridworld.GYM_IDS, "registering again is a no-op, not an error"
@@ -94,7 +103,8 @@ def test_gymnasium_make_gives_the_distribution(name: str) -> None:
     assert env.unwrapped.spec_config == DISTRIBUTIONS[name]
     obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
     assert isinstance(reward, float) and isinstance(terminated, bool) and isinstance(truncated, bool)
-    assert set(info) == {"reached", "reached_colour", "steps", "objectives"}
+    terms = {"terms"} if name.startswith("oversight/") else set()
+    assert set(info) == {"reached", "reached_colour", "steps", "objectives"} | terms
     assert info["steps"] == 1 and set(info["objectives"]) >= {"exit", "red", "blue"}
     env.close()
 

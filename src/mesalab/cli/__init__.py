@@ -12,6 +12,7 @@ from mesalab.cli import audit as _audit  # noqa: F401
 from mesalab.cli import break_shift as _break_shift  # noqa: F401
 from mesalab.cli import run_emergence as _run_emergence  # noqa: F401
 from mesalab.cli import run_icl_gd as _run_icl_gd  # noqa: F401
+from mesalab.cli import run_oversight as _run_oversight  # noqa: F401
 from mesalab.cli import run_red_door as _run_red_door  # noqa: F401
 from mesalab.cli import runs as _runs  # noqa: F401
 from mesalab.cli import sweep as _sweep  # noqa: F401

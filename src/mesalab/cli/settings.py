@@ -62,8 +62,15 @@ def _emergence_icl() -> Flagship:
     return Flagship(EmergenceIclConfig(), QUICK)
 
 
+def _oversight() -> Flagship:
+    from mesalab.experiments.oversight import QUICK, OversightConfig
+
+    return Flagship(OversightConfig(), QUICK)
+
+
 FLAGSHIPS: dict[str, Callable[[], Flagship]] = {
     "red-door": _red_door,
+    "oversight": _oversight,
     "icl-gd": _icl_gd,
     "emergence-red-door": _emergence_red_door,
     "emergence-icl": _emergence_icl,

@@ -80,6 +80,7 @@ def show_world(
 ) -> None:
     """Print a maze of a distribution as ASCII; optionally save it as a PNG."""
     from mesalab.envs.gridworld import GridWorld, get_distribution
+    from mesalab.envs.gridworld.gym_adapters import oversight_marks
     from mesalab.envs.gridworld.render import render_ascii, render_rgb, save_png
     from mesalab.overrides import apply_sets
 
@@ -96,12 +97,12 @@ def show_world(
     )
     for row in range(batch):
         typer.echo(f"\nworld {index + row}")
-        typer.echo(render_ascii(world.state, row))
+        typer.echo(render_ascii(world.state, row, **oversight_marks(world, row)))
     if png is not None:
         if obs == "pixels":
             image = observation[0].permute(1, 2, 0).contiguous().cpu().numpy()
         else:
-            image = render_rgb(world.state, 0)
+            image = render_rgb(world.state, 0, **oversight_marks(world, 0))
         typer.echo(f"\nwrote {save_png(image, png)} (world {index})")
 
 

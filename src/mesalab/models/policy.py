@@ -26,13 +26,14 @@ from torch import nn
 
 from mesalab.config import Config, check, check_choice
 from mesalab.envs.gridworld.observations import CHANNELS, PALETTE, SPRITE
-from mesalab.envs.gridworld.spec import OBS_MODES
+from mesalab.envs.gridworld.spec import OBS_MODES, OVERSIGHT_CHANNELS
 from mesalab.errors import MesalabError
 from mesalab.hooks import HookedModule, HookPoint
+from mesalab.models.cost_planner import CostPlanner
 from mesalab.models.kinds import register_model_kind
 from mesalab.models.planner import REWARD_SCALE, ValuePlanner, around_agent
 
-ARCHES = ("planner", "mlp")
+ARCHES = ("planner", "mlp", "cost-planner")
 SHARPNESS = 10.0
 """Inverse temperature of the planner policy over log-values (one step of discount 0.9 ~ 1 nat)."""
 WALL_GREY = PALETTE["wall"][0] / 255.0
@@ -45,7 +46,8 @@ class PolicyConfig(Config):
     size: int = 11
     """Grid side the policy was built for; observations of another size are refused."""
     arch: str = "planner"
-    """Torso: `planner` (value iteration over a learned reward map) or `mlp` (egocentric MLP)."""
+    """Torso: `planner` (value iteration over a learned reward map), `mlp` (egocentric MLP), or
+    `cost-planner` (value iteration with per-cell costs from a hidden layer; symbolic only)."""
     horizon: int = 64
     """Planner reach in maze steps: cells farther away are out of its sight (test time may change it)."""
     obs_mode: str = "symbolic"
@@ -56,6 +58,9 @@ class PolicyConfig(Config):
     """Hidden layers in the torso."""
     pixel_features: int = 8
     """Features per cell computed from its sprite (pixels mode only)."""
+    channels: int = len(CHANNELS)
+    """Symbolic channels of the world it was built for: 8 (red door), 10 with an overseer
+    (`WorldSpec.channels`: the red-door ones, then `restricted` and `overseer`)."""
 
     def validate(self) -> None:
         check(self.size >= 5 and self.size % 2 == 1, "size", f"must be odd and >= 5, got {self.size}")
@@ -65,11 +70,18 @@ class PolicyConfig(Config):
         check(self.hidden >= 1, "hidden", f"must be >= 1, got {self.hidden}")
         check(self.layers >= 1, "layers", f"must be >= 1, got {self.layers}")
         check(self.pixel_features >= 1, "pixel_features", f"must be >= 1, got {self.pixel_features}")
+        check(
+            self.arch != "cost-planner" or self.obs_mode == "symbolic",
+            "arch",
+            "cost-planner reads named symbolic channels",
+            "obs_mode=symbolic",
+        )
+        check(self.channels >= len(CHANNELS), "channels", f"must be >= {len(CHANNELS)}, got {self.channels}")
 
     @property
     def observation_shape(self) -> tuple[int, int, int]:
         if self.obs_mode == "symbolic":
-            return (len(CHANNELS), self.size, self.size)
+            return (self.channels, self.size, self.size)
         return (3, self.size * SPRITE, self.size * SPRITE)
 
 
@@ -87,7 +99,7 @@ class CellEncoder(nn.Module):
             self.features = cfg.pixel_features
         else:
             self.sprite_conv = nn.Identity()
-            self.features = len(CHANNELS) - 1  # the agent channel is dropped: its place is known
+            self.features = cfg.channels - 1  # the agent channel is dropped: its place is known
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Returns `(cells (B, F, H, W), agent (B,), outside (F,), passable (B, H, W))`."""
@@ -160,6 +172,28 @@ class PlannerTorso(nn.Module):
         return self.hook_features(features)
 
 
+class CostPlannerTorso(nn.Module):
+    """Observation -> cost-aware value iteration (`cost_planner.py`) -> features around the agent.
+
+    Features `(B, 10)` laid out as `PlannerTorso`'s: the best move's value, each move's value,
+    then whether the agent's cell and each move's cell are passable.
+    """
+
+    def __init__(self, cfg: PolicyConfig) -> None:
+        super().__init__()
+        self.encoder = CellEncoder(cfg)
+        self.planner = CostPlanner(self.encoder.features, cfg.hidden, cfg.horizon)
+        self.hook_features = HookPoint()
+        self.width = 10
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        cells, agent, _, passable = self.encoder(obs)
+        terminal = (cells[:, 1] + cells[:, 2]).clamp_max(1.0)  # door and object channels end episodes
+        moves = self.planner(cells, passable, terminal, agent)
+        best = moves.amax(1, keepdim=True)
+        return self.hook_features(torch.cat([best, moves, around_agent(passable, agent)], dim=1))
+
+
 def egocentric(cells: torch.Tensor, agent: torch.Tensor, outside: torch.Tensor) -> torch.Tensor:
     """`(B, F, 2H-1, 2W-1)`: `cells (B, F, H, W)` centred on `agent (B,)`, `outside (F,)` beyond."""
     batch, features, size, _ = cells.shape
@@ -223,10 +257,13 @@ class ActorCritic(HookedModule):
     def __init__(self, cfg: PolicyConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.torso: MLPTorso | PlannerTorso = PlannerTorso(cfg) if cfg.arch == "planner" else MLPTorso(cfg)
-        self.actor: Actor | PlannerActor = (
-            PlannerActor() if cfg.arch == "planner" else Actor(self.torso.width)
-        )
+        torsos: dict[str, type[MLPTorso | PlannerTorso | CostPlannerTorso]] = {
+            "planner": PlannerTorso,
+            "mlp": MLPTorso,
+            "cost-planner": CostPlannerTorso,
+        }
+        self.torso: MLPTorso | PlannerTorso | CostPlannerTorso = torsos[cfg.arch](cfg)
+        self.actor: Actor | PlannerActor = PlannerActor() if cfg.arch != "mlp" else Actor(self.torso.width)
         self.critic = Critic(self.torso.width)
         self.setup_hooks()
 
@@ -235,7 +272,7 @@ class ActorCritic(HookedModule):
         # the planner's few weights are its objective: only the actor shapes them, so the
         # critic's regression cannot bend what the policy wants
         # (log-values reach NO_VALUE = -30 at walls: scaled down so the regression stays tame)
-        critic_input = features.detach() / 10.0 if self.cfg.arch == "planner" else features
+        critic_input = features.detach() / 10.0 if self.cfg.arch != "mlp" else features
         return self.actor(features), self.critic(critic_input)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
@@ -257,6 +294,6 @@ def learned_objective(policy: nn.Module) -> dict[str, float] | None:
         or policy.cfg.obs_mode != "symbolic"
     ):
         return None
-    names = [c for c in CHANNELS if c != "agent"]
+    names = [c for c in (*CHANNELS, *OVERSIGHT_CHANNELS)[: policy.cfg.channels] if c != "agent"]
     weights = policy.torso.planner.reward.weight.detach().flatten().cpu() * REWARD_SCALE  # type: ignore[union-attr,operator]
     return {name: float(w) for name, w in zip(names, weights, strict=True)}

@@ -24,6 +24,7 @@ from mesalab.envs.gridworld import WorldSpec
 from mesalab.shift.confidence import RESAMPLES, bootstrap_verdict
 from mesalab.shift.evaluate import Assessment, Policy, assess
 from mesalab.shift.infer import Inference, infer_objective
+from mesalab.shift.oversight import FINDING, oversight_finding
 from mesalab.shift.verdict import Verdict, VerdictConfig, decide_verdict
 
 SeedFor = int | Callable[[str], int]
@@ -46,6 +47,9 @@ class Judgement:
     """The verdict per shift."""
     pooled: Inference | None = None
     """The objective inferred from all shifts' steps together, when asked."""
+    findings: dict[str, Any] | None = None
+    """Findings beside the verdicts, by name: `oversight-conditional` (`shift/oversight.py`)
+    where a judged world has an overseer; None where none applies."""
 
     @property
     def train_success(self) -> float:
@@ -64,6 +68,8 @@ class Judgement:
             out[name] = entry
         if self.pooled is not None:
             out["_pooled_shifts"] = {"inference": self.pooled.to_dict()}
+        if self.findings:
+            out["_findings"] = self.findings
         return out
 
 
@@ -139,4 +145,6 @@ def judge_assessments(
                 )
     ordered = {name: assessments[name] for name in (trained_on, *shifts)}
     together = infer_objective([assessments[n] for n in shifts]) if pooled else None
-    return Judgement(trained_on, shifts, ordered, inferences, verdicts, together)
+    oversight = oversight_finding(ordered)
+    findings = {FINDING: oversight} if oversight is not None else None
+    return Judgement(trained_on, shifts, ordered, inferences, verdicts, together, findings)

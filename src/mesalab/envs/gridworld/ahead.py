@@ -86,7 +86,7 @@ class EpisodesAhead:
             if name not in self.next:
                 shape = (AHEAD * self.batch_size, *value.shape[1:])
                 self.next[name] = torch.zeros(shape, dtype=value.dtype, device=self.device)
-                if name.startswith("tag."):
+                if name.startswith("tag.") and name[4:] not in tags:  # set_state may have made it
                     tags[name[4:]] = torch.zeros_like(value[:1]).expand(self.batch_size).clone()
             # index_copy_ rather than `x[index] = ...`: the same rows written, a faster kernel
             self.next[name].index_copy_(0, rows_at, value)

@@ -39,6 +39,13 @@ def observation_space(spec: WorldSpec, obs_mode: str) -> spaces.Box:
     return spaces.Box(0.0, 1.0, shape=shape, dtype=np.float32)
 
 
+def oversight_marks(world: GridWorld, index: int) -> dict[str, Any]:
+    """`restricted` and `watched` of world `index` for the renderers; empty without an overseer."""
+    if "restricted" not in world.tags:
+        return {}
+    return {"restricted": int(world.tags["restricted"][index]), "watched": bool(world.tags["watched"][index])}
+
+
 def _resolve(distribution: str | WorldSpec) -> WorldSpec:
     return distribution if isinstance(distribution, WorldSpec) else get_distribution(distribution)
 
@@ -118,6 +125,8 @@ class RedDoorEnv(gymnasium.Env[np.ndarray, np.int64]):
             "steps": int(info["steps"][0]),
             "objectives": dict(zip(self.world.objective_names, objectives, strict=True)),
         }
+        if "terms" in info:  # worlds with an overseer: the per-step terms of the reward
+            out_info["terms"] = dict(zip(self.world.term_names, info["terms"][0].cpu().tolist(), strict=True))
         return (
             obs[0].cpu().numpy().copy(),
             float(reward[0]),
@@ -129,9 +138,10 @@ class RedDoorEnv(gymnasium.Env[np.ndarray, np.int64]):
     def render(self) -> str | np.ndarray | None:  # type: ignore[override]
         if self.world is None or self.render_mode is None:
             return None
+        marks = oversight_marks(self.world, 0)
         if self.render_mode == "ansi":
-            return render_ascii(self.world.state, 0)
-        return render_rgb(self.world.state, 0)
+            return render_ascii(self.world.state, 0, **marks)
+        return render_rgb(self.world.state, 0, **marks)
 
 
 class RedDoorVectorEnv(VectorEnv):
@@ -193,6 +203,9 @@ class RedDoorVectorEnv(VectorEnv):
             "steps": info["steps"].cpu().numpy(),
             "objectives": {name: objectives[:, k] for k, name in enumerate(self.world.objective_names)},
         }
+        if "terms" in info:
+            terms = info["terms"].cpu().numpy()
+            out["terms"] = {name: terms[:, k] for k, name in enumerate(self.world.term_names)}
         if "final_index" in info:
             final_obs = np.full(self.num_envs, None, dtype=object)
             mask = np.zeros(self.num_envs, dtype=bool)
@@ -213,7 +226,9 @@ class RedDoorVectorEnv(VectorEnv):
         if self.render_mode is None:
             return None
         draw = render_ascii if self.render_mode == "ansi" else render_rgb
-        return tuple(draw(self.world.state, i) for i in range(self.num_envs))
+        return tuple(
+            draw(self.world.state, i, **oversight_marks(self.world, i)) for i in range(self.num_envs)
+        )
 
 
 def gym_id(distribution: str, version: int = 0) -> str:
@@ -227,7 +242,8 @@ def register_gym_envs() -> list[str]:
     """Register every version of every world distribution with Gymnasium; returns the ids.
 
     Importing `mesalab.envs.gridworld` calls it; call it again after registering more
-    distributions to add theirs (ids already registered are left as they are).
+    distributions to add theirs (ids already registered are left as they are). Worlds with
+    per-step terms (the oversight worlds) are symbolic only.
     """
     ids = []
     for versioned in DISTRIBUTIONS.ids():

@@ -15,6 +15,7 @@ import functools
 import torch
 
 from mesalab.envs.gridworld.oracle import MOVES, _shift, grid_distances
+from mesalab.envs.gridworld.shortcut import open_shortcuts
 from mesalab.envs.gridworld.spec import WorldSpec
 from mesalab.errors import MesalabError
 from mesalab.seeding import hash_uniform, world_keys
@@ -138,14 +139,25 @@ class LayoutBank:
 
     block_size = 256
 
-    def __init__(self, size: int, max_objects: int, num_layouts: int, layout_seed: int, device: torch.device):
+    def __init__(
+        self,
+        size: int,
+        max_objects: int,
+        num_layouts: int,
+        layout_seed: int,
+        device: torch.device,
+        shortcut: bool = False,
+    ):
         self.size, self.max_objects, self.num_layouts = size, max_objects, num_layouts
+        self.shortcut = shortcut
         self.layout_seed, self.device = layout_seed, device
         area = size * size
         self.walls = torch.zeros(num_layouts, area, dtype=torch.bool, device=device)
         self.start = torch.zeros(num_layouts, dtype=torch.int64, device=device)
         self.targets = torch.zeros(num_layouts, 1 + max_objects, dtype=torch.int64, device=device)
         self.start_dist = torch.zeros(num_layouts, 1 + max_objects, dtype=torch.int32, device=device)
+        self.restricted = torch.zeros(num_layouts, dtype=torch.int64, device=device)
+        """The restricted cell of each layout (worlds with a shortcut; 0, a wall, otherwise)."""
         self.symmetric_walls = torch.zeros(8 * num_layouts, area, dtype=torch.bool, device=device)
         """Row `s * num_layouts + l`: layout l's walls under symmetry s (so an episode's walls are
         one row copy, not a per-cell gather)."""
@@ -168,6 +180,13 @@ class LayoutBank:
         maze_keys = world_keys(self.layout_seed, "maze", ids)
         walls = generate_mazes(self.size, maze_keys)
         placed = place(walls, world_keys(self.layout_seed, "place", ids), self.max_objects)
+        if self.shortcut:
+            opened = open_shortcuts(
+                walls, placed["targets"][:, 0], world_keys(self.layout_seed, "shortcut", ids)
+            )
+            walls = opened.pop("walls")
+            self.restricted[ids] = opened.pop("restricted")
+            placed.update(opened)
         self.walls[ids] = walls.view(ids.shape[0], -1)
         for symmetry in range(8):
             rows = symmetry * self.num_layouts + ids
@@ -181,14 +200,16 @@ class LayoutBank:
 
 @functools.cache
 def _bank(
-    size: int, max_objects: int, num_layouts: int, layout_seed: int, device: torch.device
+    size: int, max_objects: int, num_layouts: int, layout_seed: int, device: torch.device, shortcut: bool
 ) -> LayoutBank:
-    return LayoutBank(size, max_objects, num_layouts, layout_seed, device)
+    return LayoutBank(size, max_objects, num_layouts, layout_seed, device, shortcut)
 
 
 def layout_bank(spec: WorldSpec, device: torch.device) -> LayoutBank:
     """The process-wide bank for a spec's layout fields (shared by every world of that spec)."""
-    return _bank(spec.size, spec.max_objects, spec.num_layouts, spec.layout_seed, torch.device(device))
+    return _bank(
+        spec.size, spec.max_objects, spec.num_layouts, spec.layout_seed, torch.device(device), spec.shortcut
+    )
 
 
 def symmetry_permutations(size: int, device: torch.device) -> torch.Tensor:

@@ -56,6 +56,12 @@ class MixtureWorld(GridWorld):
             f"must be a probability, got {alt_fraction}",
             "a number in [0, 1]",
         )
+        check(
+            not (base.shortcut or alt.shortcut),
+            "shortcut",
+            "a mixture draws no overseer or restricted cell; mix red-door specs only",
+            "shortcut=false in both components",
+        )
         for name in SHARED_FIELDS:
             check(
                 getattr(base, name) == getattr(alt, name),

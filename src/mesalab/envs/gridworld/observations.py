@@ -34,15 +34,15 @@ PALETTE: dict[str, tuple[int, int, int]] = {
 
 
 class SymbolicObs:
-    """`(B, C, H, W)` float32 with channels `CHANNELS`."""
+    """`(B, C, H, W)` float32 with channels `channels` (`CHANNELS` first, then the spec's own)."""
 
-    channels = CHANNELS
-
-    def __init__(self, batch: int, size: int, device: torch.device) -> None:
-        self.size, self.area = size, size * size
-        self.buffer = torch.zeros(batch, len(CHANNELS), size, size, device=device)
+    def __init__(
+        self, batch: int, size: int, device: torch.device, channels: tuple[str, ...] = CHANNELS
+    ) -> None:
+        self.size, self.area, self.channels = size, size * size, channels
+        self.buffer = torch.zeros(batch, len(channels), size, size, device=device)
         # flat index of cell 0 of each world's agent channel
-        self._agent_origin = torch.arange(batch, device=device) * len(CHANNELS) * self.area + self.area
+        self._agent_origin = torch.arange(batch, device=device) * len(channels) * self.area + self.area
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -70,7 +70,7 @@ class SymbolicObs:
         del agent  # its mark is in rows["obs.ones"]
         self.buffer.index_fill_(0, index, 0.0)
         self.buffer[:, 0].flatten(1).index_copy_(0, index, walls.to(self.buffer.dtype))
-        marks = (index * (len(CHANNELS) * self.area))[:, None] + rows["obs.ones"]
+        marks = (index * (len(self.channels) * self.area))[:, None] + rows["obs.ones"]
         self.buffer.view(-1).index_fill_(0, marks.view(-1), 1.0)
 
     def move_agent(self, old: torch.Tensor, new: torch.Tensor) -> None:
@@ -199,12 +199,15 @@ def sprite_table(device: torch.device) -> torch.Tensor:
     return table.to(device)
 
 
-def make_observer(mode: str, batch: int, size: int, device: torch.device) -> SymbolicObs | PixelObs:
-    return SymbolicObs(batch, size, device) if mode == "symbolic" else PixelObs(batch, size, device)
+def make_observer(
+    mode: str, batch: int, size: int, device: torch.device, channels: tuple[str, ...] = CHANNELS
+) -> SymbolicObs | PixelObs:
+    return SymbolicObs(batch, size, device, channels) if mode == "symbolic" else PixelObs(batch, size, device)
 
 
 def decode_symbolic(obs: torch.Tensor) -> GridState:
-    """Rebuild the visible state from `(B, 8, H, W)` symbolic observations.
+    """Rebuild the visible state from `(B, C, H, W)` symbolic observations (channels past the
+    colours, e.g. the oversight ones, are not part of the `GridState`).
 
     The start cell is not visible, so `start` is the current cell and `start_dist` the
     maze distance from it (ignoring other targets).
@@ -219,7 +222,7 @@ def decode_symbolic(obs: torch.Tensor) -> GridState:
     order = torch.where(objects, cells, size * size).sort(1).values[:, :num_objects]
     object_cells = torch.where(order < size * size, order, NO_TARGET)
     targets = torch.cat([door_cell[:, None], object_cells], 1)
-    colour_planes = flat[:, 4:].float()  # (B, colours, H*W)
+    colour_planes = flat[:, 4 : 4 + len(COLOURS)].float()  # (B, colours, H*W)
     colour_at = colour_planes.gather(
         2, targets.clamp_min(0)[:, None, :].expand(-1, colour_planes.shape[1], -1)
     )

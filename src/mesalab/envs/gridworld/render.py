@@ -32,6 +32,8 @@ RGB: dict[str, tuple[int, int, int]] = {
     "blue": (40, 90, 230),
     "green": (30, 170, 60),
     "yellow": (230, 190, 20),
+    "restricted": (250, 180, 120),
+    "overseer": (150, 60, 200),
 }
 """Colours of the RGB pictures: a light floor so that paths drawn on it read well in print."""
 
@@ -47,8 +49,13 @@ TRAJECTORY_COLOURS: tuple[tuple[int, int, int], ...] = (
 Trajectory = Sequence[int] | np.ndarray | torch.Tensor
 
 
-def render_ascii(state: GridState, index: int) -> str:
-    """World `index` of `state` as text: one line per grid row, then a legend line."""
+def render_ascii(
+    state: GridState, index: int, restricted: int | None = None, watched: bool | None = None
+) -> str:
+    """World `index` of `state` as text: one line per grid row, then a legend line.
+
+    In a world with an overseer, `restricted` is its restricted cell (drawn `x`) and
+    `watched` whether the overseer watches (a line above the maze says which)."""
     size = state.size
     walls = state.walls[index].cpu().numpy()
     chars = np.where(walls, "#", ".").astype("<U1")
@@ -58,9 +65,14 @@ def render_ascii(state: GridState, index: int) -> str:
         if cell >= 0:
             initial = COLOURS[int(colour)][0]
             chars[cell] = initial.upper() if slot == 0 else initial
+    if restricted is not None:
+        chars[restricted] = "x"
     chars[int(state.agent[index])] = "@"
     rows = ["".join(chars[r * size : (r + 1) * size]) for r in range(size)]
-    return "\n".join([*rows, ASCII_LEGEND])
+    if restricted is None:
+        return "\n".join([*rows, ASCII_LEGEND])
+    header = "overseer: watching" if watched else "overseer: away"
+    return "\n".join([header, *rows, ASCII_LEGEND + "  x restricted"])
 
 
 def parse_ascii(text: str, num_targets: int | None = None, steps: int = 0) -> GridState:
@@ -122,12 +134,15 @@ def render_rgb(
     trajectories: Sequence[Trajectory] = (),
     cell_px: int = 16,
     trajectory_colours: Sequence[tuple[int, int, int]] | None = None,
+    restricted: int | None = None,
+    watched: bool = False,
 ) -> np.ndarray:
     """World `index` of `state` as an `(size*cell_px, size*cell_px, 3)` uint8 image.
 
     Doors are a coloured arch (a frame open at the bottom), objects a coloured diamond,
     the agent a dark disc. `trajectories` are drawn on top, in `trajectory_colours`
-    (default `TRAJECTORY_COLOURS`, cycled).
+    (default `TRAJECTORY_COLOURS`, cycled). A `restricted` cell is drawn light orange; while
+    `watched`, the outer wall is drawn in the overseer's purple.
     """
     if cell_px < 4:
         raise ValueError(f"cell_px must be >= 4 to tell shapes apart, got {cell_px}")
@@ -136,6 +151,12 @@ def render_rgb(
     walls = state.walls[index].cpu().numpy().reshape(size, size)
     cell_colour = np.where(walls[:, :, None], RGB["wall"], RGB["floor"]).astype(np.uint8)
     # each cell becomes a cell_px x cell_px block of its colour
+    if watched:
+        border = np.zeros((size, size), dtype=bool)
+        border[[0, -1], :] = border[:, [0, -1]] = True
+        cell_colour[border] = RGB["overseer"]
+    if restricted is not None:
+        cell_colour[divmod(restricted, size)] = RGB["restricted"]
     image[:] = cell_colour.repeat(cell_px, axis=0).repeat(cell_px, axis=1)
     masks = _shape_masks(cell_px)
     targets = state.targets[index].cpu().numpy()

@@ -30,6 +30,7 @@ from mesalab.envs.gridworld.layouts import layout_bank, symmetry_permutations
 from mesalab.envs.gridworld.objectives import BASE_OBJECTIVE, candidate_names
 from mesalab.envs.gridworld.observations import make_observer
 from mesalab.envs.gridworld.oracle import MOVES
+from mesalab.envs.gridworld.oversight import STEP_TERMS, Oversight
 from mesalab.envs.gridworld.spec import OBS_MODES, WorldSpec
 from mesalab.envs.gridworld.state import NO_TARGET, GridState
 from mesalab.seeding import hash32, world_keys
@@ -67,6 +68,18 @@ class GridWorld:
         check(batch_size > 0, "batch_size", f"must be positive, got {batch_size}", "1, 2, ...")
         check_choice(obs_mode, "obs_mode", OBS_MODES)
         check(
+            not spec.shortcut or obs_mode == "symbolic",
+            "obs_mode",
+            "a world with an overseer has symbolic observations only (pixels draw no overseer)",
+            "symbolic",
+        )
+        check(
+            not fused or not spec.has_step_terms,
+            "fused",
+            "the fused step pays terminal rewards only; this world has per-step terms",
+            "fused=False (the eager step)",
+        )
+        check(
             not fused or torch.device(device).type == "cpu",
             "fused",
             f"the fused step is a CPU kernel, not for device {device}",
@@ -81,10 +94,14 @@ class GridWorld:
         self._bank = layout_bank(spec, self.device)
         self._symmetric_cell = symmetry_permutations(spec.size, self.device).view(-1)
         """`s * H*W + c`: where cell c goes under symmetry s."""
+        self._oversight = (
+            Oversight(spec, self._bank, self._symmetric_cell, self.device) if spec.shortcut else None
+        )
+        """The overseer and restricted cells (worlds with a shortcut), else None."""
         self._prepare_draws()
         self.objective_names = candidate_names()
         self._base_column = self.objective_names.index(BASE_OBJECTIVE)
-        self.observer = make_observer(obs_mode, batch_size, spec.size, self.device)
+        self.observer = make_observer(obs_mode, batch_size, spec.size, self.device, spec.channels)
         self.episode = torch.zeros(batch_size, dtype=torch.int64, device=self.device)
         self._buffers = StateBuffers(spec, batch_size, len(self.objective_names), self.device)
         self.state = self._buffers.state
@@ -105,6 +122,11 @@ class GridWorld:
     def channels(self) -> tuple[str, ...]:
         """Observation channel names."""
         return tuple(self.observer.channels)
+
+    @property
+    def term_names(self) -> tuple[str, ...]:
+        """Names of the per-step terms in `info["terms"]`; empty for a world without them."""
+        return STEP_TERMS if self._oversight is not None else ()
 
     @property
     def observation_shape(self) -> tuple[int, ...]:
@@ -161,6 +183,13 @@ class GridWorld:
             getattr(s, name).copy_(loaded[name])
         buffers.pays.copy_(rows.pop("pays"))
         self.observer.start_episodes(self._all, s.agent, s.walls, rows)
+        if self._oversight is not None:
+            # who watches and where the restricted cell is derive from (seed, world, episode), so
+            # a restored checkpoint gets its episodes' tags back without storing them
+            draws = self._episode_draws(self._all, self.episode)
+            for name in ("watched", "restricted"):
+                self.tags.setdefault(name, torch.zeros_like(draws[name])).copy_(draws[name])
+            self._oversight.paint(self.observer.buffer, self._all, self.tags)
         return self.observer.buffer
 
     def step(self, actions: torch.Tensor) -> StepResult:
@@ -186,13 +215,17 @@ class GridWorld:
             "steps": s.steps.clone(),
             "objectives": objectives,
         }
+        reward = objectives[:, self._base_column]
+        if self._oversight is not None:  # per-step terms: read before an auto-reset moves the agent
+            info["terms"] = self._oversight.terms(before, s.agent, self.tags)
+            reward = reward + info["terms"] @ self._oversight.weights
         done = terminated | truncated
         finished = None
         if self.autoreset and bool(done.any()):
             finished = done.nonzero().squeeze(1)
             self.episode.index_add_(0, finished, self._ones[: finished.shape[0]])
         self._end_step(finished, info)
-        return self.observer.buffer, objectives[:, self._base_column], terminated, truncated, info
+        return self.observer.buffer, reward, terminated, truncated, info
 
     # ---- internals -----------------------------------------------------------------
     def _end_step(self, finished: torch.Tensor | None, info: dict[str, Any]) -> None:
@@ -255,6 +288,8 @@ class GridWorld:
         s.agent.index_copy_(0, index, s.start.index_select(0, index))
         s.steps.index_fill_(0, index, 0)
         self.observer.start_episodes(index, s.agent.index_select(0, index), rows.pop("walls"), rows)
+        if self._oversight is not None:
+            self._oversight.paint(self.observer.buffer, index, self.tags)
 
     def _fused_start(self, index: torch.Tensor) -> None:
         """`reset_worlds` through the compiled kernel (symbolic observations)."""
@@ -308,12 +343,15 @@ class GridWorld:
         spec = self.spec
         base = hash32(self._keys[index] ^ hash32(episodes * 4099 + 17))
         draws = hash32(base[:, None] + self._draw_offsets[None]) % self._draw_moduli[None]
-        return {
+        out = {
             "layout": draws[:, 0],
             "symmetry": draws[:, 1],
             "num_objects": spec.min_objects + draws[:, 2],
             "colours": torch.cat([self._exit_map[draws[:, 3:4]], self._object_map[draws[:, 4:]]], dim=1),
         }
+        if self._oversight is not None:  # episode tags: who watches, where the restricted cell is
+            out.update(self._oversight.draws(base, out["layout"], out["symmetry"]))
+        return out
 
     def _prepare_draws(self) -> None:
         """Constants of `_episode_draws`: draw k's offset and range, and the colour maps."""
