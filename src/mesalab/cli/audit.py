@@ -32,7 +32,8 @@ def audit(
     ),
 ) -> None:
     """Assess the model under shift, run every diagnostic, combine them, and write the report."""
-    from mesalab.audit.audit import run_audit, write_audit
+    from mesalab.audit.audit import run_audit
+    from mesalab.audit.report import write_audit
     from mesalab.runtime import configure
 
     # the diagnostics' tensors are small: one thread is as fast on a quiet machine and several
