@@ -79,7 +79,7 @@ def answer(result: AuditResult) -> Answer:
         finding += f" Under the shift to {shift['shifted']} it is {verdict['text']}."
     else:
         finding += " No gridworld applies, so what it pursues under shift is not assessed."
-    return Answer(finding, Table(["question", "answer", "evidence"], rows))
+    return Answer(esc(finding), Table(["question", "answer", "evidence"], rows))
 
 
 def _rate(s: dict[str, float]) -> str:

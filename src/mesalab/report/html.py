@@ -38,7 +38,7 @@ class Answer:
     """The highlighted box a report opens with."""
 
     finding: str
-    """The finding in one sentence (plain text; escaped when rendered)."""
+    """The finding in one sentence; inline HTML, like a paragraph (escape user text with `esc`)."""
     table: Table | None = None
     """The verdicts behind it, one row each, with their intervals (or confidences)."""
 
@@ -94,7 +94,7 @@ h1 { font-size: 1.6em; margin-bottom: .2em; } h2 { margin-top: 1.8em; border-bot
 .table-wrap { max-width: 100%; overflow-x: auto; }
 table { border-collapse: collapse; margin: .8em 0 1.2em; font-size: .9em; max-width: 100%; }
 th, td { border: 1px solid #d5d5d5; padding: .3em .6em; text-align: left; vertical-align: top;
-         overflow-wrap: anywhere; }
+         overflow-wrap: break-word; }
 .answer { background: #fff8e1; border: 2px solid #f0b400; border-radius: 6px; padding: .6em 1em;
           margin: 1em 0 1.4em; }
 .answer .finding { font-size: 1.12em; margin: .2em 0 .4em; }
@@ -108,7 +108,8 @@ figcaption { color: #555; font-size: .88em; }
 code { background: #f4f4f4; padding: 0 .25em; border-radius: 3px; overflow-wrap: anywhere; }
 </style></head><body>
 <h1>{{ title }}</h1>
-{% if answer %}<div class="answer" id="answer"><p class="finding"><b>Answer:</b> {{ answer.finding }}</p>
+{% if answer %}<div class="answer" id="answer">
+<p class="finding"><b>Answer:</b> {{ answer.finding | safe }}</p>
 {% if answer.table %}{{ table(answer.table) }}{% endif %}</div>
 {% endif %}<p class="lead">{{ lead }}</p>
 <p class="meta">mesalab {{ version }}{% if meta %} &middot; {{ meta }}{% endif %}</p>

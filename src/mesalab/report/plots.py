@@ -12,6 +12,7 @@ import numpy as np
 matplotlib.use("Agg")
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.path import Path
 
 from mesalab.report.html import EmbeddedFigure, embed_figure
 
@@ -62,6 +63,8 @@ class MazePanel:
     """Panel title; `\\n` breaks it into lines."""
 
 
+ARCH = Path([(-1, -1), (-1, 1), (1, 1), (1, -1)], [Path.MOVETO, Path.LINETO, Path.LINETO, Path.LINETO])
+"""The door glyph of `render_rgb` as a legend marker: a frame open at the bottom."""
 START_RING = "#000000"
 """Colour of the ring around the start cell."""
 
@@ -92,7 +95,7 @@ def maze_figure(
     handles += [
         Line2D([], [], marker="o", markersize=11, markerfacecolor="none", markeredgecolor=START_RING,
                markeredgewidth=2, linestyle="none", label="start (dark disc)"),
-        Line2D([], [], marker="^", markersize=10, markerfacecolor="none", markeredgecolor="#555",
+        Line2D([], [], marker=ARCH, markersize=11, markerfacecolor="none", markeredgecolor="#555",
                markeredgewidth=2, linestyle="none", label="door: arch, in its colour"),
         Line2D([], [], marker="D", markersize=8, color="#555", linestyle="none",
                label="object: diamond, in its colour"),

@@ -1,4 +1,4 @@
-"""The emergence report skeleton: finding, the variant's sections, setup, trials; one HTML file."""
+"""The emergence report skeleton: the finding in the answer box, the variant's sections, setup, trials."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mesalab.report.html import Section, Table, render_report
+from mesalab.report.html import Answer, Section, Table, render_report
 from mesalab.store.runs import write_text_atomic
 from mesalab.sweep.run import SweepResult, TrialRecord
 
@@ -45,12 +45,14 @@ def write_report(parts: ReportParts, result: SweepResult, cfg: Any, summary: dic
         f"({result.ran} trials run by it)."
     )
     sections = [
-        Section("Finding", [parts.finding(summary, cfg)], tables=[parts.aggregate_table(summary)]),
         *parts.sections(result, cfg, summary, done),
         Section("Setup", [parts.setup(cfg), sweep_line]),
         Section("Trials", tables=[parts.trials_table(result.trials)]),
     ]
-    html = render_report(parts.title, parts.lead, sections, meta=f"sweep {result.sweep_dir.name}")
+    answer = Answer(parts.finding(summary, cfg), parts.aggregate_table(summary))
+    html = render_report(
+        parts.title, parts.lead, sections, meta=f"sweep {result.sweep_dir.name}", answer=answer
+    )
     path = result.sweep_dir / "report.html"
     write_text_atomic(path, html)
     return path

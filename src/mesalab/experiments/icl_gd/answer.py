@@ -8,7 +8,7 @@ from typing import Any
 from mesalab.config import Config
 from mesalab.experiments.icl_gd.config import QUICK, IclGdConfig
 from mesalab.overrides import reproduce_command
-from mesalab.report.html import Answer, Table
+from mesalab.report.html import Answer, Table, esc
 
 MODELS = ("lsa-1", "lsa-3", "softmax-2")
 """The trained models, in the order the report lists them."""
@@ -50,7 +50,7 @@ def answer(results: dict[str, Any]) -> Answer:
         "prediction difference",
         "loss / gd-1 loss",
     ]
-    return Answer(finding, Table(headers, rows))
+    return Answer(esc(finding), Table(headers, rows))
 
 
 def reproduce(cfg: Config) -> str:

@@ -111,7 +111,9 @@ def answer(results: dict[str, Any], shift: str = "red-door/deploy") -> Answer:
             top = max(set(texts), key=texts.count)
             said.append(f"the {arm} arm is {top} ({texts.count(top)} of {len(texts)} seeds)")
     finding = f"On {shift}, " + "; ".join(said) + "." if said else f"No verdict on {shift}."
-    return Answer(finding, Table(["arm", "seed", f"verdict on {SHORT.get(shift, shift)}", "evidence"], rows))
+    return Answer(
+        esc(finding), Table(["arm", "seed", f"verdict on {SHORT.get(shift, shift)}", "evidence"], rows)
+    )
 
 
 def _verdict_section(results: dict[str, Any]) -> Section:
