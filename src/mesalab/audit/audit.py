@@ -88,7 +88,8 @@ def run_audit(
     tell("loading the model")
     subject = from_saved(model, world)
     shifted = world or DEFAULT_SHIFT
-    shift, assessments = None, {}
+    shift: dict[str, Any] | None = None
+    assessments: dict[str, Any] = {}
     if subject.domain == "gridworld":
         tell(f"shift assessment: {subject.world} -> {shifted}")
         shift, assessments = _shift_assessment(subject, shifted, episodes, seed)

@@ -89,7 +89,7 @@ def maze_figure(
         ax.set_title(panel.title, fontsize=10)
         ax.axis("off")
     handles = [
-        Line2D([], [], color=np.array(rgb) / 255, linewidth=3, label=f"path: {label}")
+        Line2D([], [], color="#{:02x}{:02x}{:02x}".format(*rgb), linewidth=3, label=f"path: {label}")
         for label, rgb in paths.items()
     ]
     handles += [
