@@ -16,6 +16,7 @@ from mesalab.experiments.emergence_red_door import (
 from mesalab.shift import VerdictConfig
 from mesalab.shift.verdict import LABELS
 from mesalab.sweep.run import TrialRecord
+from report_helpers import assert_readable_report
 
 
 def test_behavioural_definition() -> None:
@@ -80,6 +81,7 @@ def test_quick_command_through_a_real_sweep(tmp_path: Path) -> None:
     assert "finding:" in out.stdout
     sweep = tmp_path / "runs" / "rd"
     html = (sweep / "report.html").read_text()
+    assert_readable_report(html)
     assert "emergence-red-door" in html and html.count("data:image/png;base64,") >= 3
     assert "t000-alt_fraction=0-s0" in html and "t001-alt_fraction=1-s0" in html
     summary = json.loads((sweep / "emergence.json").read_text())
