@@ -85,8 +85,7 @@ def run_audit(
     check(episodes >= 1, "episodes", f"must be >= 1, got {episodes}")
     tell = progress or (lambda stage: None)
     start = time.perf_counter()
-    tell("loading the model")
-    subject = from_saved(model, world)
+    subject = from_saved(model, world)  # a bad model or world fails here, before any progress
     shifted = world or DEFAULT_SHIFT
     shift: dict[str, Any] | None = None
     assessments: dict[str, Any] = {}

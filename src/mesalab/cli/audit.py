@@ -40,7 +40,7 @@ def audit(
     from mesalab.runtime import configure
 
     configure(threads)
-    stages = Stages(2 + len(DIAGNOSTICS), "audit", progress and not quiet)
+    stages = Stages(1 + len(DIAGNOSTICS), "audit", progress and not quiet)
     try:  # every check and computation before any write
         result = run_audit(model, world, episodes, seed, progress=stages)
     finally:
