@@ -46,6 +46,19 @@ def reproduce_line(html: str) -> list[str]:
     return argv[1:]
 
 
+def assert_reproduces(html: str, flagship: str, sets: list[str]) -> None:
+    """The Reproduce line makes the config that `--quick` and `sets` made (the same hash)."""
+    from mesalab.cli.settings import flagship_config
+
+    argv = reproduce_line(html)
+    assert argv[:2] == ["run", flagship], argv
+    assert all(a in ("--quick", "--set") or argv[i - 1] == "--set" for i, a in enumerate(argv[2:], 2)), argv
+    again = flagship_config(
+        flagship, "--quick" in argv, [argv[i + 1] for i, a in enumerate(argv) if a == "--set"]
+    )
+    assert again.stable_hash() == flagship_config(flagship, True, sets).stable_hash()
+
+
 def chromium() -> str:
     """The Chromium binary, or skip the test (install: apt-get install chromium)."""
     found = shutil.which("chromium") or shutil.which("chromium-browser")
