@@ -23,7 +23,7 @@ from mesalab.models.io import save_model
 from mesalab.models.policy import ActorCritic, PolicyConfig
 from mesalab.shift import VerdictConfig
 from mesalab.shift.verdict import LABELS
-from report_helpers import VIEWPORT, assert_readable_report, reproduce_line, scroll_width
+from report_helpers import VIEWPORT, assert_readable_report, reproduce_line, screenshot, scroll_width
 
 RUN = [
     "run",
@@ -190,6 +190,8 @@ def test_report_opens_with_the_answer_and_reproduces_the_config(quick_run) -> No
 
 def test_report_does_not_scroll_sideways_at_800px(quick_run, tmp_path: Path) -> None:
     assert scroll_width(quick_run[2] / "report.html", tmp_path) <= VIEWPORT
+    png = screenshot(quick_run[2] / "report.html", tmp_path / "report.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and int.from_bytes(png[16:20], "big") == VIEWPORT
 
 
 # ---- runs, show, assess -------------------------------------------------------------------------
