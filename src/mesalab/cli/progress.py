@@ -28,24 +28,30 @@ def quiet_option() -> Any:
 
 
 class Stages:
-    """One bar over named steps: each `stage(name)` call finishes the step before it."""
+    """One bar over named steps: each `stage(name)` call finishes the step before it.
+
+    The bar appears at the first step, so a command that refuses its input before any
+    step prints its one `error:` line alone.
+    """
 
     def __init__(self, total: int, desc: str, enabled: bool = True) -> None:
-        self.bar = tqdm(
-            total=total, desc=desc, unit="step", disable=not enabled, leave=True, dynamic_ncols=True
-        )
-        self.started = False
+        self.total, self.desc, self.enabled = total, desc, enabled
+        self.bar: Any = None
 
     def __call__(self, name: str) -> None:
-        if self.started:
+        if self.bar is None:
+            self.bar = tqdm(
+                total=self.total, desc=self.desc, unit="step", disable=not self.enabled, leave=True
+            )
+        else:
             self.bar.update(1)
-        self.started = True
         self.bar.set_postfix_str(name)
 
     def close(self) -> None:
         """Finish the last step and leave the bar full."""
-        if self.started:
-            self.bar.total = max(self.bar.total or 0, self.bar.n + 1)
-            self.bar.update(1)
-            self.bar.set_postfix_str("done")
+        if self.bar is None:
+            return
+        self.bar.total = max(self.bar.total or 0, self.bar.n + 1)
+        self.bar.update(1)
+        self.bar.set_postfix_str("done")
         self.bar.close()
