@@ -6,6 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
 import torch
 
 from cli_helpers import mesalab
@@ -13,6 +14,7 @@ from mesalab.detect import DIAGNOSTICS
 from mesalab.models.io import save_model
 from mesalab.models.policy import ActorCritic, PolicyConfig
 from mesalab.models.reference.gd import gd_construction
+from report_helpers import VIEWPORT, assert_readable_report, chromium, scroll_width
 
 
 def save_planner(path: Path, size: int = 11) -> Path:
@@ -32,10 +34,17 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], fragment: st
     assert "Traceback" not in result.stderr and not out.exists()
 
 
-def test_audit_of_a_policy_writes_json_and_a_self_contained_report(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def policy_audit(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """The audit of a door-seeking planner: (the process, its --out folder)."""
+    tmp_path = tmp_path_factory.mktemp("audit")
     model = save_planner(tmp_path / "door-planner")
     out = tmp_path / "audit"
-    result = mesalab("audit", str(model), "--out", str(out), "--episodes", "40", cwd=tmp_path)
+    return mesalab("audit", str(model), "--out", str(out), "--episodes", "40", cwd=tmp_path), out
+
+
+def test_audit_of_a_policy_writes_json_and_a_self_contained_report(policy_audit) -> None:
+    result, out = policy_audit
     assert result.returncode == 0, result.stderr
     assert "aggregate: optimizer" in result.stdout
     data = json.loads((out / "audit.json").read_text())
@@ -49,6 +58,12 @@ def test_audit_of_a_policy_writes_json_and_a_self_contained_report(tmp_path: Pat
     assert html.count('<img src="data:image/png;base64,') >= len(DIAGNOSTICS) - 1
     assert "http://" not in html and "https://" not in html and "<script" not in html
     assert "&amp;#" not in html  # text is escaped once
+    assert_readable_report(html)
+    answer = html[html.index('class="answer"') : html.index("</div>", html.index('class="answer"'))]
+    assert "is it an optimizer?" in answer and "what does it pursue on red-door/deploy?" in answer
+    assert (
+        "The model&#39;s paths on red-door/deploy" in html or "The model's paths on red-door/deploy" in html
+    )
 
 
 def test_audit_of_a_sequence_model(tmp_path: Path) -> None:
@@ -93,3 +108,9 @@ def test_bad_inputs_are_one_line_errors_and_write_nothing(tmp_path: Path) -> Non
         "sequence model",
         out,
     )
+
+
+def test_audit_report_does_not_scroll_sideways_at_800px(policy_audit, tmp_path: Path) -> None:
+    chromium()
+    assert policy_audit[0].returncode == 0, policy_audit[0].stderr
+    assert scroll_width(policy_audit[1] / "report.html", tmp_path) <= VIEWPORT

@@ -15,6 +15,7 @@ from mesalab.envs.icl.sampler import sample_seeded, task_pool
 from mesalab.envs.icl.spec import TaskSpec
 from mesalab.experiments.emergence_icl import EmergenceIclTrialConfig, closer_to, finding, run_trial
 from mesalab.models.reference import bayes
+from report_helpers import assert_readable_report, assert_reproduces
 
 # ---- the estimators against slow obvious computations --------------------------------------------
 
@@ -132,6 +133,8 @@ def test_quick_command_writes_report_and_aggregate_and_resumes(tmp_path: Path) -
     sweep = tmp_path / "runs" / "icl"
     assert re.search(r"^finding: ", first.stdout, re.MULTILINE)
     html = (sweep / "report.html").read_text()
+    assert_readable_report(html)
+    assert_reproduces(html, "emergence-icl", ["trial.steps=30", "trial.eval_every=30", "pool_sizes=1,null"])
     assert "emergence-icl" in html and "data:image/png;base64," in html and "t001-pool_size=None-s0" in html
     summary = json.loads((sweep / "emergence.json").read_text())
     rows = {r["pool_size"]: r for r in summary["per_pool_size"]}

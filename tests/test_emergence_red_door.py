@@ -16,6 +16,7 @@ from mesalab.experiments.emergence_red_door import (
 from mesalab.shift import VerdictConfig
 from mesalab.shift.verdict import LABELS
 from mesalab.sweep.run import TrialRecord
+from report_helpers import assert_readable_report, assert_reproduces
 
 
 def test_behavioural_definition() -> None:
@@ -80,6 +81,12 @@ def test_quick_command_through_a_real_sweep(tmp_path: Path) -> None:
     assert "finding:" in out.stdout
     sweep = tmp_path / "runs" / "rd"
     html = (sweep / "report.html").read_text()
+    assert_readable_report(html)
+    assert_reproduces(
+        html,
+        "emergence-red-door",
+        ["trial.ppo.total_steps=4096", "trial.eval_episodes=10", "fractions=0,1", "seeds=1"],
+    )
     assert "emergence-red-door" in html and html.count("data:image/png;base64,") >= 3
     assert "t000-alt_fraction=0-s0" in html and "t001-alt_fraction=1-s0" in html
     summary = json.loads((sweep / "emergence.json").read_text())

@@ -27,10 +27,13 @@ def mesalab_worlds(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_list_names_every_distribution_with_its_description(tmp_path: Path) -> None:
     result = mesalab_worlds(cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert len(lines) == len(DISTRIBUTIONS.names())
-    for name, line in zip(DISTRIBUTIONS.names(), lines, strict=True):
+    lines = [line.rstrip() for line in result.stdout.splitlines()]
+    assert lines[0].split() == ["distribution", "description"]
+    assert len(lines[2:]) == len(DISTRIBUTIONS.names())
+    for name, line in zip(DISTRIBUTIONS.names(), lines[2:], strict=True):
         assert line.startswith(name) and line.endswith(DESCRIPTIONS[name])
+    listed = mesalab_worlds("list", cwd=tmp_path)  # `worlds list` is the same listing
+    assert listed.returncode == 0 and listed.stdout == result.stdout, listed.stderr
 
 
 def test_diff_prints_the_fields_that_differ(tmp_path: Path) -> None:

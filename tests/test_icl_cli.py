@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import mesalab
+from report_helpers import assert_readable_report, reproduce_line
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -48,6 +49,20 @@ def test_tiny_run_writes_report_and_results(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in metrics]
     assert any(row["tag"] == "lsa-1" and "losses/test_loss" in row for row in rows)
     assert {row["tag"] for row in rows} == {"lsa-1", "lsa-3", "softmax-2"}
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert_readable_report(html)
+    assert "closest reference" in html
+    # the Reproduce line, run as written, makes the same config
+    again = tmp_path / "again"
+    argv = reproduce_line(html)
+    assert "--quick" in argv and "seed=1" in argv
+    rerun = run_cli(*argv, "--out", str(again), "--threads", "1", "--no-progress", cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stderr
+    (second,) = again.iterdir()
+    hashes = [
+        json.loads((d / "config.json").read_text(encoding="utf-8"))["config_hash"] for d in (run_dir, second)
+    ]
+    assert hashes[0] == hashes[1]
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from mesalab.models.io import save_model
 from mesalab.models.policy import ActorCritic, PolicyConfig
 from mesalab.shift import VerdictConfig
 from mesalab.shift.verdict import LABELS
+from report_helpers import VIEWPORT, assert_readable_report, reproduce_line, screenshot, scroll_width
 
 RUN = [
     "run",
@@ -178,6 +179,27 @@ def test_report_is_self_contained_html(quick_run) -> None:
     for tag, name, value in parser.links:
         assert not re.match(r"\s*(https?:)?//", value, re.IGNORECASE), (tag, name, value[:80])
     assert not re.search(r"url\(\s*['\"]?(https?:)?//", text, re.IGNORECASE)
+
+
+def test_report_opens_with_the_answer_and_reproduces_the_config(quick_run) -> None:
+    from mesalab.cli.settings import flagship_config
+
+    text = (quick_run[2] / "report.html").read_text(encoding="utf-8")
+    assert_readable_report(text)
+    assert "verdict on deploy" in text and "Paths of both arms" in text
+    argv = reproduce_line(text)
+    assert argv[:2] == ["run", "red-door"]
+    assert all(a == "--quick" or a == "--set" or argv[i - 1] == "--set" for i, a in enumerate(argv[2:], 2))
+    sets = [argv[i + 1] for i, a in enumerate(argv) if a == "--set"]
+    cfg = flagship_config("red-door", "--quick" in argv, sets)
+    recorded = json.loads((quick_run[2] / "config.json").read_text(encoding="utf-8"))["config_hash"]
+    assert cfg.stable_hash() == recorded
+
+
+def test_report_does_not_scroll_sideways_at_800px(quick_run, tmp_path: Path) -> None:
+    assert scroll_width(quick_run[2] / "report.html", tmp_path) <= VIEWPORT
+    png = screenshot(quick_run[2] / "report.html", tmp_path / "report.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and int.from_bytes(png[16:20], "big") == VIEWPORT
 
 
 # ---- runs, show, assess -------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import pytest
 
 from cli_helpers import ENV
 from cli_helpers import mesalab as run_mesalab
+from report_helpers import assert_readable_report
 
 pytest.importorskip("ray")
 
@@ -80,6 +81,14 @@ def test_killed_sweep_resumes_without_losing_or_repeating_trials(killed_then_res
     # trials running at the kill may still finish in their (orphaned) Ray workers: kept >= seen
     ran, kept = map(int, re.findall(r"\((\d+) run now, (\d+) kept from before\)", second.stdout)[0])
     assert ran + kept == len(XS) and kept >= len(finished_before) and ran >= 1
+
+
+def test_sweep_report_opens_with_the_answer(killed_then_resumed) -> None:
+    root = killed_then_resumed[0]
+    (sweep_dir,) = [p for p in root.iterdir() if (p / "sweep.json").exists()]
+    html = (sweep_dir / "report.html").read_text(encoding="utf-8")
+    assert_readable_report(html)
+    assert f"{len(XS)} of {len(XS)} trials finished" in html
 
 
 def test_runs_lists_a_sweep_filters_and_exports(killed_then_resumed, tmp_path: Path) -> None:

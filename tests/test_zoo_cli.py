@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from cli_helpers import mesalab as run_mesalab
-from mesalab.cli.zoo import format_table
+from mesalab.cli.zoo import print_zoo
 from mesalab.detect import DIAGNOSTICS
 from mesalab.detect.zoo_bench import run_zoo, score
 from mesalab.zoo import get_entry, zoo_entries
@@ -63,12 +64,17 @@ def test_behavioural_evidence_is_labelled(zoo_json: dict[str, Any]) -> None:
         assert not any(v for n, v in labels.items() if n != "counterfactual-competence")
 
 
-def test_the_table_shows_verdicts_and_per_diagnostic_scores() -> None:
+def test_the_table_shows_verdicts_and_per_diagnostic_scores(capsys: pytest.CaptureFixture[str]) -> None:
     rows = run_zoo([get_entry("gradient-descent"), get_entry("gradient-descent-lookup")])
-    lines = format_table(rows, score(rows))
-    text = "\n".join(lines)
+    print_zoo(rows, score(rows))
+    text = capsys.readouterr().out
+    lines = text.splitlines()
     assert lines[0].split()[:2] == ["model", "truth"] and "aggregate" in lines[0]
-    assert "gradient-descent-lookup" in text and "not-optimizer  ok" in text and "optimizer  ok" in text
+    for name in DIAGNOSTICS:  # every header whole: none cut with an ellipsis
+        assert name in lines[0] or name in text.split("\n\n")[0], name
+    assert "…" not in text
+    assert "gradient-descent-lookup" in text
+    assert re.search(r"not-optimizer\s+ok", text) and re.search(r"(?<!-)optimizer\s+ok", text)
     for name in DIAGNOSTICS:
         assert any(line.startswith(name) for line in lines), name
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import shlex
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -174,3 +175,32 @@ def config_fields(cfg: Config, prefix: str = "") -> list[FieldHelp]:
 def show_value(value: Any) -> str:
     """A field value as `--set` reads it back (JSON)."""
     return json.dumps(value)
+
+
+# ---- the inverse: the --set arguments that turn one config into another -------------------------
+
+
+def set_args(base: Config, cfg: Config) -> list[str]:
+    """`FIELD=VALUE` items that `apply_sets(base, items)` turns into `cfg` (each field that differs)."""
+    before = {f.path: f.default for f in config_fields(base)}
+    out = []
+    for f in config_fields(cfg):
+        if f.path in before and before[f.path] == f.default:
+            continue
+        text = json.dumps(f.default)
+        if isinstance(f.default, str) and parse_value(f.default, _declared(cfg, f.path)) == f.default:
+            text = f.default
+        out.append(f"{f.path}={text}")
+    return out
+
+
+def reproduce_command(command: str, cfg: Config, presets: Mapping[str, Config]) -> str:
+    """The shell line that runs `cfg` again: `command`, the nearest preset's flag, then `--set`s.
+
+    `presets` maps a flag (`""` for none, `"--quick"`) to the config it starts from.
+    """
+    flag, items = min(
+        ((flag, set_args(base, cfg)) for flag, base in presets.items()), key=lambda p: len(p[1])
+    )
+    parts = [command, *([flag] if flag else []), *(f"--set {shlex.quote(item)}" for item in items)]
+    return " ".join(parts)

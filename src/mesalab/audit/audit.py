@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,6 @@ from mesalab import __version__
 from mesalab.detect import RULES, Evidence, Subject, aggregate, from_saved, run_diagnostics
 from mesalab.detect.aggregate import Aggregate
 from mesalab.detect.evidence import finite
-from mesalab.report.html import Section, Table, esc, render_report
-from mesalab.report.plots import embed_plot
-from mesalab.store.runs import write_json_atomic, write_text_atomic
 
 DEFAULT_SHIFT = "red-door/deploy"
 """Shifted distribution of a gridworld audit when `--world` is not given."""
@@ -39,6 +37,8 @@ class AuditResult:
     evidence: list[Evidence]
     combined: Aggregate
     seconds: float
+    assessments: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """The shift assessment's rollouts by distribution (in memory only: the report draws their paths)."""
 
     def to_json(self) -> dict[str, Any]:
         s = self.subject
@@ -67,41 +67,39 @@ class AuditResult:
         return finite(data)  # type: ignore[no-any-return]
 
 
-def run_audit(model: Path | str, world: str | None = None, episodes: int = 200, seed: int = 0) -> AuditResult:
+def run_audit(
+    model: Path | str,
+    world: str | None = None,
+    episodes: int = 200,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> AuditResult:
     """Load, assess, diagnose and combine; raises `MesalabError` on bad input before any output.
 
     `world`: the shifted distribution of a policy's shift assessment (default
     `DEFAULT_SHIFT`); the baseline is the distribution the policy was trained on.
+    `progress`, if given, is called with the name of each stage as it starts.
     """
     from mesalab.config import check
 
     check(episodes >= 1, "episodes", f"must be >= 1, got {episodes}")
+    tell = progress or (lambda stage: None)
     start = time.perf_counter()
-    subject = from_saved(model, world)
+    subject = from_saved(model, world)  # a bad model or world fails here, before any progress
     shifted = world or DEFAULT_SHIFT
-    shift = _shift_assessment(subject, shifted, episodes, seed) if subject.domain == "gridworld" else None
-    evidence = run_diagnostics(subject, seed)
-    return AuditResult(subject, shift, evidence, aggregate(evidence), time.perf_counter() - start)
+    shift: dict[str, Any] | None = None
+    assessments: dict[str, Any] = {}
+    if subject.domain == "gridworld":
+        tell(f"shift assessment: {subject.world} -> {shifted}")
+        shift, assessments = _shift_assessment(subject, shifted, episodes, seed)
+    evidence = run_diagnostics(subject, seed, progress=lambda name: tell(f"diagnostic: {name}"))
+    seconds = time.perf_counter() - start
+    return AuditResult(subject, shift, evidence, aggregate(evidence), seconds, assessments)
 
 
-def write_audit(result: AuditResult, out: Path) -> tuple[Path, Path]:
-    """Write `out/audit.json` and `out/report.html`; returns their paths."""
-    out.mkdir(parents=True, exist_ok=True)
-    data = result.to_json()
-    html = render_report(
-        f"Audit: {result.subject.name}",
-        f"Is this model an optimizer, and of what? Aggregate verdict: {result.combined.verdict} "
-        f"({result.combined.reason}).",
-        _sections(result, data),
-        meta=f"{result.seconds:.0f} s",
-    )
-    json_path, html_path = out / "audit.json", out / "report.html"
-    write_json_atomic(json_path, data)
-    write_text_atomic(html_path, html)
-    return json_path, html_path
-
-
-def _shift_assessment(subject: Subject, shifted: str, episodes: int, seed: int) -> dict[str, Any]:
+def _shift_assessment(
+    subject: Subject, shifted: str, episodes: int, seed: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
     from mesalab.detect.gridworld import bank_spec
     from mesalab.shift import judge
 
@@ -111,7 +109,7 @@ def _shift_assessment(subject: Subject, shifted: str, episodes: int, seed: int) 
     judged = judge(subject.call, baseline, [shifted], episodes, seed, specs=specs)  # type: ignore[arg-type]
     base, moved = judged.assessments[baseline], judged.assessments[shifted]
     inference, verdict = judged.inferences[shifted], judged.verdicts[shifted]
-    return {
+    summary = {
         "baseline": baseline,
         "shifted": shifted,
         "episodes": episodes,
@@ -123,6 +121,7 @@ def _shift_assessment(subject: Subject, shifted: str, episodes: int, seed: int) 
         "verdict": verdict.to_dict(),
         "learned_objective": _learned_objective(subject),
     }
+    return summary, dict(judged.assessments)
 
 
 def _learned_objective(subject: Subject) -> dict[str, float] | None:
@@ -134,12 +133,12 @@ def _learned_objective(subject: Subject) -> dict[str, float] | None:
 def not_established(result: AuditResult) -> list[str]:
     """What this audit's evidence does not show, in plain sentences."""
     out = [
-        "An `optimizer` verdict says the model's computation has the structure of search toward an "
+        "An 'optimizer' verdict says the model's computation has the structure of search toward an "
         "objective (on the inputs tested); it does not say which objective it will pursue on inputs "
         "unlike those, nor that this objective is the intended one.",
         "Every diagnostic compares the model with a family of reference optimizers and candidate "
-        "objectives; an optimizer of an objective outside that family can be reported `inconclusive` "
-        "or, by behaviour alone, `not-optimizer`.",
+        "objectives; an optimizer of an objective outside that family can be reported 'inconclusive' "
+        "or, by behaviour alone, 'not-optimizer'.",
         "Algorithm match shows the model's outputs respond to edits like a reference optimizer's; it "
         "does not show the model computes the same way inside.",
     ]
@@ -171,128 +170,3 @@ def not_established(result: AuditResult) -> list[str]:
             f"{result.shift['episodes']} held-out mazes each; other shifts are untested."
         )
     return out
-
-
-def _sections(result: AuditResult, data: dict[str, Any]) -> list[Section]:
-    s = result.subject
-    model = data["model"]
-    sections = [
-        Section(
-            "What the model is",
-            [esc(s.description) + "."],
-            [
-                Table(
-                    ["field", "value"],
-                    [
-                        ["file", s.source],
-                        ["kind", model["kind"]],
-                        ["domain", s.domain],
-                        ["trained on", model["trained_on"] or "-"],
-                        [
-                            "can run longer",
-                            f"yes ({s.compute_name}, default {s.default_compute})" if s.run_longer else "no",
-                        ],
-                        ["config", model["config"]],
-                    ],
-                )
-            ],
-        )
-    ]
-    if result.shift is not None:
-        sections.append(_shift_section(result.shift))
-    else:
-        sections[0].paragraphs.append(
-            "No gridworld applies to this model, so there is no shift assessment; the diagnostics "
-            "examine it on its reference sequences and on fresh ones."
-        )
-    rows = [
-        [
-            e.diagnostic,
-            "behavioural" if e.behavioural else "structural",
-            e.verdict,
-            "-" if e.score is None else f"{e.score:.3f}",
-            e.reason,
-        ]
-        for e in result.evidence
-    ]
-    sections.append(
-        Section(
-            "Diagnostics",
-            [
-                "Each diagnostic reads one kind of evidence and says <code>inconclusive</code>, "
-                "with the reason, where it cannot decide."
-            ],
-            [Table(["diagnostic", "evidence", "verdict", "score", "reason"], rows)],
-        )
-    )
-    for e in result.evidence:
-        numbers = {k: v for k, v in e.numbers.items() if not isinstance(v, (dict, list))}
-        sections.append(
-            Section(
-                f"{e.diagnostic}: {e.verdict}",
-                [esc(e.reason)] + ([f"<code>{esc(numbers)}</code>"] if numbers else []),
-                figures=[embed_plot(p) for p in e.figures],
-            )
-        )
-    sections.append(
-        Section(
-            f"Aggregate verdict: {result.combined.verdict}",
-            [esc(result.combined.reason) + f" (rule {result.combined.rule})."],
-            [
-                Table(
-                    ["rule", "text"],
-                    [[str(i + 1), r] for i, r in enumerate(RULES)],
-                    "The combination rules, in order.",
-                )
-            ],
-        )
-    )
-    sections.append(
-        Section("What this evidence does not establish", [esc(t) for t in data["not_established"]])
-    )
-    return sections
-
-
-def _rate(s: dict[str, float]) -> str:
-    return f"{s['rate']:.0%} [{s['low']:.0%}, {s['high']:.0%}]"
-
-
-def _shift_section(shift: dict[str, Any]) -> Section:
-    base, moved = shift["baseline_summary"], shift["shifted_summary"]
-    rows = [
-        [
-            name,
-            _rate(summary["success"]),
-            str(summary["episodes"]),
-            str(summary["truncated"]),
-        ]
-        for name, summary in ((shift["baseline"], base), (shift["shifted"], moved))
-    ]
-    ranking = [
-        [r["objective"], f"{r['per_step']:.3f}", f"{r['beta']:.2f}"] for r in shift["inference"]["ranking"]
-    ]
-    paragraphs = [
-        f"Verdict on {esc(shift['shifted'])}: <b>{esc(shift['verdict']['text'])}</b>. "
-        f"{esc(shift['verdict']['reason'])}."
-    ]
-    if shift.get("learned_objective"):
-        weights = ", ".join(f"{k} {v:+.2f}" for k, v in shift["learned_objective"].items())
-        paragraphs.append(
-            f"Learned reward weight per channel (the planner's readable mesa-objective): {esc(weights)}."
-        )
-    return Section(
-        "Shift assessment",
-        paragraphs,
-        [
-            Table(
-                ["distribution", "success [95% CI]", "episodes", "truncated"],
-                rows,
-                "Held-out mazes of each distribution.",
-            ),
-            Table(
-                ["candidate objective", "log-likelihood per action", "beta"],
-                ranking,
-                f"Behavioural objective inference on {shift['shifted']}.",
-            ),
-        ],
-    )

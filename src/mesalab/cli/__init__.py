@@ -21,8 +21,10 @@ from mesalab.cli import tune as _tune  # noqa: F401
 # Each module adds its commands to `app` (or to `run_app`) when imported.
 from mesalab.cli import worlds as _worlds  # noqa: F401
 from mesalab.cli import zoo as _zoo  # noqa: F401
-from mesalab.cli.app import app
+from mesalab.cli.app import app, show_every_default
 from mesalab.errors import MesalabError
+
+show_every_default(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
 
 from mesalab.cli.app import app
+from mesalab.cli.progress import progress_option, quiet_option
+from mesalab.cli.settings import threads_option
 
 
 @app.command("audit")
@@ -27,18 +28,23 @@ def audit(
         200, "--episodes", help="Episodes per distribution of the shift assessment."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of every random draw of the audit."),
-    threads: int | None = typer.Option(
-        None, "--threads", help="Torch threads (default: $MESALAB_THREADS or 1)."
-    ),
+    threads: int | None = threads_option(),
+    progress: bool = progress_option(),
+    quiet: bool = quiet_option(),
 ) -> None:
     """Assess the model under shift, run every diagnostic, combine them, and write the report."""
-    from mesalab.audit.audit import run_audit, write_audit
+    from mesalab.audit.audit import run_audit
+    from mesalab.audit.report import write_audit
+    from mesalab.cli.progress import Stages
+    from mesalab.detect import DIAGNOSTICS
     from mesalab.runtime import configure
 
-    # the diagnostics' tensors are small: one thread is as fast on a quiet machine and several
-    # times faster on a busy one (measured: audit of a trained policy 17 s vs 101 s at load 7)
-    configure(threads or int(os.environ.get("MESALAB_THREADS", "1")))
-    result = run_audit(model, world, episodes, seed)  # every check and computation before any write
+    configure(threads)
+    stages = Stages(1 + len(DIAGNOSTICS), "audit", progress and not quiet)
+    try:  # every check and computation before any write
+        result = run_audit(model, world, episodes, seed, progress=stages)
+    finally:
+        stages.close()
     folder = out or Path("audits") / result.subject.name
     json_path, html_path = write_audit(result, folder)
     if result.shift is not None:

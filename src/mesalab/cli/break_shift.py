@@ -8,6 +8,8 @@ from pathlib import Path
 import typer
 
 from mesalab.cli.app import app
+from mesalab.cli.progress import progress_option, quiet_option
+from mesalab.cli.settings import threads_option
 
 
 @app.command("break")
@@ -27,8 +29,9 @@ def break_model(
     layout_seed: int = typer.Option(1000, "--layout-seed", help="Layout bank of the scored mazes."),
     out: Path = typer.Option(Path("runs"), "--out", help="Folder that holds run folders."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    threads: int | None = typer.Option(None, "--threads", help="Torch threads."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    threads: int | None = threads_option(),
+    progress: bool = progress_option(),
+    quiet: bool = quiet_option(),
 ) -> None:
     """Search exit colour, object colour and count (and size) for the worst shift; give its verdict."""
     from mesalab.errors import MesalabError
@@ -63,7 +66,7 @@ def break_model(
         trials=trials,
         method=method,
     )
-    result = search_worst_shift(policy, cfg, obs_mode, model_size, progress=not quiet)
+    result = search_worst_shift(policy, cfg, obs_mode, model_size, progress=progress and not quiet)
     result["policy"] = model
     run_dir = create_run_dir("break", cfg, out)
     write_break_report(run_dir, result)

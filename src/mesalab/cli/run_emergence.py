@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from mesalab.cli.app import run_app
+from mesalab.cli.progress import progress_option
 from mesalab.cli.settings import flagship_command, flagship_config, set_option
 
 _QUICK = "A small demo configuration (minutes; not a finding)."
@@ -68,7 +69,7 @@ def run_emergence_red_door(
     out: Path = typer.Option(Path("runs"), "--out", help=_OUT),
     address: str | None = typer.Option(None, "--address", help=_ADDRESS),
     name: str | None = typer.Option(None, "--name", help=_NAME),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the sweep's progress bar."),
+    progress: bool = progress_option(),
 ) -> None:
     """Pseudo-alignment on red-door/deploy against training diversity, over seeds; writes report.html."""
     from mesalab.experiments.emergence_red_door import EmergenceRedDoorConfig, run
@@ -90,7 +91,7 @@ def run_emergence_icl(
     out: Path = typer.Option(Path("runs"), "--out", help=_OUT),
     address: str | None = typer.Option(None, "--address", help=_ADDRESS),
     name: str | None = typer.Option(None, "--name", help=_NAME),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the sweep's progress bar."),
+    progress: bool = progress_option(),
 ) -> None:
     """In-context regression against pretraining task diversity: memorising vs ridge; writes report.html."""
     from mesalab.experiments.emergence_icl import EmergenceIclConfig, run

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 from mesalab.cli.app import run_app
-from mesalab.cli.settings import flagship_command, set_option
+from mesalab.cli.progress import progress_option
+from mesalab.cli.settings import flagship_command, set_option, threads_option
 
 
 @run_app.command("icl-gd", cls=flagship_command("icl-gd"))
@@ -26,16 +27,11 @@ def icl_gd(
     ),
     sets: list[str] = set_option(),
     out: Path = typer.Option(Path("runs"), "--out", help="Root folder; the run gets a new folder inside."),
-    threads: int = typer.Option(
-        1,
-        "--threads",
-        help="torch intra-op threads. Default 1: the models are tiny, and with a second busy process on "
-        "a 2-core machine 2 threads ran 10x slower than 1.",
-    ),
+    threads: int | None = threads_option(),
     device: str | None = typer.Option(
         None, "--device", help="cpu, cuda or cuda:N (default: CUDA when present)."
     ),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    progress: bool = progress_option(),
 ) -> None:
     """Does a transformer trained on in-context regression learn gradient descent? Ends in report.html."""
     from mesalab import runtime
@@ -53,14 +49,13 @@ def icl_gd(
     if not progress:
         run_dir = run(cfg, out, device)
     else:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from tqdm import tqdm
 
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        with Progress(*columns, transient=False) as bar:
-            task = bar.add_task("training", total=total)
+        with tqdm(total=total, desc="training", unit="step", leave=True) as bar:
 
             def advance(name: str, n: int) -> None:
-                bar.update(task, advance=n, description=f"training {name}")
+                bar.set_description_str(f"training {name}")
+                bar.update(n)
 
             run_dir = run(cfg, out, device, advance)
     typer.echo(f"run folder: {run_dir}")

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 from mesalab.cli.app import run_app
-from mesalab.cli.settings import flagship_command, set_option
+from mesalab.cli.progress import progress_option
+from mesalab.cli.settings import flagship_command, set_option, threads_option
 
 
 @run_app.command("red-door", cls=flagship_command("red-door"))
@@ -28,12 +29,11 @@ def run_red_door(
     resume: str | None = typer.Option(
         None, "--resume", help="Finish an interrupted run (its folder or name)."
     ),
-    threads: int | None = typer.Option(
-        None, "--threads", help="Torch threads (default MESALAB_THREADS or 2)."
-    ),
+    threads: int | None = threads_option(),
     device: str | None = typer.Option(
         None, "--device", help="cpu, cuda, cuda:1 (default: CUDA when present)."
     ),
+    progress: bool = progress_option(),
 ) -> None:
     """Train narrow and diverse arms with PPO, shift them, infer their objectives, write report.html."""
     from mesalab.cli.settings import flagship_config
@@ -48,12 +48,18 @@ def run_red_door(
                 "--resume: the run keeps the config it was started with; drop --set, --seeds, --arch"
             )
         configure(threads)
-        run_dir = run(RedDoorConfig(), out, resume=find_run(resume, out), device=default_device(device))
+        run_dir = run(
+            RedDoorConfig(),
+            out,
+            resume=find_run(resume, out),
+            device=default_device(device),
+            progress=progress,
+        )
     else:
         cfg = flagship_config("red-door", quick, sets, {"seeds": seeds, "arch": arch})
         assert isinstance(cfg, RedDoorConfig)
         configure(threads)
-        run_dir = run(cfg, out, device=default_device(device))
+        run_dir = run(cfg, out, device=default_device(device), progress=progress)
     typer.echo(f"run folder: {run_dir}")
     typer.echo(f"report:     {run_dir / 'report.html'}")
     from mesalab.cli.runs import print_results

@@ -9,6 +9,8 @@ from typing import Any
 import typer
 
 from mesalab.cli.app import app
+from mesalab.cli.progress import progress_option
+from mesalab.cli.settings import threads_option
 
 
 @app.command("runs")
@@ -37,9 +39,47 @@ def list_run_folders(
     if not records:
         typer.echo(f"no runs under {root}")
         return
+    from mesalab.cli.tables import print_table
+
+    print_table(["run", "kind", "experiment", "state", "created"], run_rows(records))
+
+
+def run_rows(records: list[Any]) -> list[list[str]]:
+    """One row per run folder, and one per sweep (or tune) folder with its trials counted.
+
+    A folder of trial runs without its `sweep.json` (or `tune.json`) is an unfinished sweep.
+    """
+    rows: list[list[str]] = []
+    sweeps: dict[Path, list[Any]] = {}
     for record in records:
-        state = "finished" if record.finished else "unfinished"
-        typer.echo(f"{record.name:<48} {record.experiment:<12} {state:<10} {record.created}")
+        parent = record.path.parent
+        if (record.path / "trial.json").exists() or _marker(parent):
+            sweeps.setdefault(parent, []).append(record)
+            continue
+        rows.append(
+            [
+                record.name,
+                "run",
+                record.experiment,
+                "finished" if record.finished else "unfinished",
+                record.created,
+            ]
+        )
+    for folder, trials in sweeps.items():
+        marker = _marker(folder)
+        done = sum(t.finished for t in trials)
+        state = "finished" if marker and done == len(trials) else "unfinished"
+        detail = f"{state} ({done}/{len(trials)} trials)" + ("" if marker else ", no sweep.json")
+        kind = "tune" if marker and marker.name == "tune.json" else "sweep"
+        rows.append([folder.name, kind, trials[0].experiment, detail, min(t.created for t in trials)])
+    return sorted(rows, key=lambda r: r[4])
+
+
+def _marker(folder: Path) -> Path | None:
+    for name in ("sweep.json", "tune.json"):
+        if (folder / name).exists():
+            return folder / name
+    return None
 
 
 def _print_index(root: Path, sweep: str | None, where: list[str], export: Path | None) -> None:
@@ -90,25 +130,29 @@ def print_results(run_dir: Path) -> None:
     if not path.exists():
         raise MesalabError(f"{run_dir}: no results.json (unfinished run; finish it with --resume)")
     results = read_json(path)
+    from mesalab.cli.tables import console, print_table
+
     if "arms" not in results:
-        typer.echo(json.dumps(results.get("summary", results), indent=2)[:4000])
+        from mesalab.cli.show import results_tables
+
+        out = console()
+        for part in results_tables(results):
+            out.print(part)
         return
-    header = f"{'arm':<8} {'seed':<4} {'distribution':<22} {'success [95% CI]':<20} {'inferred':<16} verdict"
-    typer.echo(header)
-    typer.echo("-" * len(header))
+    rows = []
     for arm, arm_result in results["arms"].items():
         for seed, seed_result in arm_result["seeds"].items():
             for name, entry in seed_result["distributions"].items():
-                if name.startswith("_"):
-                    continue
-                typer.echo(_row(arm, seed, name, entry))
+                if not name.startswith("_"):
+                    rows.append(_row(arm, seed, name, entry))
+    print_table(["arm", "seed", "distribution", "success [95% CI]", "inferred", "verdict"], rows)
 
 
-def _row(arm: str, seed: str, name: str, entry: dict[str, Any]) -> str:
+def _row(arm: str, seed: str, name: str, entry: dict[str, Any]) -> list[str]:
     s = entry["success"]
     ci = f"{s['rate']:.0%} [{s['low']:.0%},{s['high']:.0%}]"
     verdict = entry.get("verdict", {}).get("text", "(training distribution)")
-    return f"{arm:<8} {seed:<4} {name:<22} {ci:<20} {entry['inference']['best']:<16} {verdict}"
+    return [arm, seed, name, ci, entry["inference"]["best"], verdict]
 
 
 @app.command("assess")
@@ -122,7 +166,8 @@ def assess_model(
     seed: int = typer.Option(0, "--seed", help="Seed of the assessment."),
     layout_seed: int = typer.Option(1000, "--layout-seed", help="Layout bank of the assessment mazes."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
-    threads: int | None = typer.Option(None, "--threads", help="Torch threads."),
+    threads: int | None = threads_option(),
+    progress: bool = progress_option(),
 ) -> None:
     """Roll a saved policy out on a distribution, infer its objective and give the verdict."""
     from mesalab.config import check
@@ -141,7 +186,14 @@ def assess_model(
     if getattr(cfg, "size", spec.size) != spec.size:
         raise MesalabError(f"{model}: built for size {cfg.size} mazes, {world} has size {spec.size}")  # type: ignore[union-attr]
     reference = baseline or meta.get("trained_on") or "red-door/train"
-    judged = judge(policy, reference, [world], episodes, seed, obs_mode=obs_mode, layout_seed=layout_seed)
+    from mesalab.cli.progress import Stages
+
+    stages = Stages(1, "assess", progress and not as_json)
+    stages(f"{episodes} episodes on {reference} and {world}, then the objective inference")
+    try:
+        judged = judge(policy, reference, [world], episodes, seed, obs_mode=obs_mode, layout_seed=layout_seed)
+    finally:
+        stages.close()
     base, shifted = judged.assessments[reference], judged.assessments[world]
     inference, verdict = judged.inferences[world], judged.verdicts[world]
     result = {
@@ -159,9 +211,10 @@ def assess_model(
         f"{world}: success {s['rate']:.0%} [{s['low']:.0%}, {s['high']:.0%}] over {s['n']} episodes "
         f"(baseline {reference}: {base.success()['rate']:.0%})"
     )
-    typer.echo("inferred objective (log-likelihood per step):")
-    for row in inference.ranking:
-        typer.echo(f"  {row['objective']:<16} {row['per_step']:8.3f}   beta {row['beta']:.2f}")
+    from mesalab.cli.tables import print_table
+
+    ranking = [[r["objective"], f"{r['per_step']:.3f}", f"{r['beta']:.2f}"] for r in inference.ranking]
+    print_table(["inferred objective", "log-likelihood per step", "beta"], ranking)
     typer.echo(
         f"verdict: {verdict.text}" + (f", {verdict.confidence_text}" if verdict.confidence_text else "")
     )

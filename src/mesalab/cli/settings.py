@@ -183,3 +183,10 @@ def world_command() -> type:
         return f"Spec fields of {name} (--set FIELD=VALUE)", fields_text(get_distribution(name))
 
     return config_command(fields)
+
+
+def threads_option() -> Any:
+    """`--threads`, the same on every command: unset means `$MESALAB_THREADS`, else 1."""
+    return typer.Option(
+        None, "--threads", help="Torch intra-op threads.", show_default="$MESALAB_THREADS, else 1"
+    )

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from mesalab.cli.app import app
+from mesalab.cli.progress import progress_option, quiet_option
 from mesalab.cli.settings import set_option, sweep_command
 
 
@@ -31,7 +32,8 @@ def sweep(
     ),
     out: Path = typer.Option(Path("runs"), "--out", help="Folder that holds run and sweep folders."),
     threads: int = typer.Option(1, "--threads", help="Torch threads (and Ray CPUs) per trial."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    progress: bool = progress_option(),
+    quiet: bool = quiet_option(),
 ) -> None:
     """Run every trial of the grid (resuming a sweep with the same spec), write table and report.
 
@@ -62,7 +64,7 @@ def sweep(
         name=name,
         base_seed=seed,
         threads_per_trial=threads,
-        progress=not quiet,
+        progress=progress and not quiet,
     )
     done = sum(t.status == "done" for t in result.trials)
     failed = [t for t in result.trials if t.status == "failed"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from mesalab.cli.app import app
+from mesalab.cli.progress import progress_option, quiet_option
 from mesalab.cli.settings import set_option, sweep_command
 
 
@@ -30,7 +31,8 @@ def tune(
     name: str | None = typer.Option(None, "--name", help="Tune folder name; an existing one is resumed."),
     out: Path = typer.Option(Path("runs"), "--out", help="Folder that holds run folders."),
     threads: int = typer.Option(1, "--threads", help="Torch threads (and Ray CPUs) per trial."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    progress: bool = progress_option(),
+    quiet: bool = quiet_option(),
 ) -> None:
     """Search the experiment's declared hyperparameters with Optuna (TPE); resumable.
 
@@ -55,7 +57,7 @@ def tune(
         address=address,
         base_seed=seed,
         threads_per_trial=threads,
-        progress=not quiet,
+        progress=progress and not quiet,
     )
     states = [t["state"] for t in result.trials]
     typer.echo(f"tune folder: {result.tune_dir}")

@@ -1,6 +1,7 @@
 """`mesalab worlds`: list, compare and look at the registered gridworld distributions.
 
     mesalab worlds                                  # every distribution, one line each
+    mesalab worlds list                             # the same
     mesalab worlds diff red-door/train red-door/deploy
     mesalab worlds show red-door/deploy --seed 3 --index 2 --png maze.png
     mesalab worlds show red-door/train --set size=15 --set max_steps=200
@@ -30,14 +31,23 @@ app.add_typer(worlds_app, name="worlds")
 @worlds_app.callback()
 def list_worlds(ctx: typer.Context) -> None:
     """List every registered distribution with its one-line description."""
-    if ctx.invoked_subcommand is not None:
-        return
+    if ctx.invoked_subcommand is None:
+        _print_worlds()
+
+
+@worlds_app.command("list")
+def list_worlds_command() -> None:
+    """List every registered distribution with its one-line description (as plain `worlds`)."""
+    _print_worlds()
+
+
+def _print_worlds() -> None:
+    from mesalab.cli.tables import print_table
     from mesalab.envs.gridworld import DESCRIPTIONS, DISTRIBUTIONS
 
-    names = DISTRIBUTIONS.names()
-    width = max(len(n) for n in names)
-    for name in names:
-        typer.echo(f"{name.ljust(width)}  {DESCRIPTIONS.get(name, '')}")
+    print_table(
+        ["distribution", "description"], [[n, DESCRIPTIONS.get(n, "")] for n in DISTRIBUTIONS.names()]
+    )
 
 
 @worlds_app.command("diff")

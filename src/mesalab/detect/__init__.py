@@ -34,14 +34,20 @@ DIAGNOSTICS: dict[str, Diagnostic] = {
 """Every diagnostic by name, in report order (structural first, the behavioural one last)."""
 
 
-def run_diagnostics(subject: Subject, seed: int = 0) -> list[Evidence]:
+def run_diagnostics(
+    subject: Subject, seed: int = 0, progress: Callable[[str], None] | None = None
+) -> list[Evidence]:
     """Every diagnostic's evidence on `subject`, in `DIAGNOSTICS` order.
+
+    `progress`, if given, is called with each diagnostic's name before it runs.
 
     A diagnostic that the model refuses (it raises `MesalabError` on the inputs the
     diagnostic needs, e.g. a shape it was not built for) is `inconclusive` with that reason.
     """
     out = []
     for name, fn in DIAGNOSTICS.items():
+        if progress is not None:
+            progress(name)
         try:
             out.append(fn(subject, seed))
         except MesalabError as exc:

@@ -11,7 +11,7 @@ import math
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from mesalab.report.html import Section, Table, embed_figure, esc, render_report
+from mesalab.report.html import Answer, Section, Table, embed_figure, esc, render_report
 from mesalab.store import write_text_atomic
 
 if TYPE_CHECKING:
@@ -61,8 +61,31 @@ def write_sweep_report(result: SweepResult, exp: SweepExperiment) -> None:
         f"{len(trials)} trials of {exp.name} over {', '.join(axes) or 'seeds only'}.",
         sections,
         meta=f"sweep wall {result.wall_s:.1f} s; Ray start {result.ray_start_s:.1f} s",
+        answer=_answer(trials, axes, metrics, counts),
     )
     write_text_atomic(result.sweep_dir / "report.html", html)
+
+
+def _answer(trials: list[TrialRecord], axes: list[str], metrics: list[str], counts: dict[str, int]) -> Answer:
+    """The box on top: how many trials finished, and each metric's range with where it peaks."""
+    done = [t for t in trials if t.status == "done"]
+    rows = []
+    for metric in metrics:
+        scored = [t for t in done if _is_number(t.results.get(metric))]
+        if not scored:
+            continue
+        best = max(scored, key=lambda t: t.results[metric])
+        values = [float(t.results[metric]) for t in scored]
+        where = ", ".join(f"{a}={_fmt(best.params[a])}" for a in axes) or best.trial_id
+        rows.append(
+            [metric, _fmt(sum(values) / len(values)), f"[{_fmt(min(values))}, {_fmt(max(values))}]", where]
+        )
+    finding = (
+        f"{counts['done']} of {len(trials)} trials finished ({counts['failed']} failed, "
+        f"{counts['unfinished']} unfinished)"
+    )
+    finding += f"; {esc(rows[0][0])} is highest at {esc(rows[0][3])}." if rows else "."
+    return Answer(finding, Table(["metric", "mean", "range over trials", "highest at"], rows))
 
 
 def write_tune_report(result: TuneResult, exp: SweepExperiment) -> None:

@@ -180,7 +180,7 @@ def train(
         unit="step",
         unit_scale=True,
         disable=not progress,
-        leave=False,
+        leave=True,  # the finished bar stays: its rate and final success are worth reading
         dynamic_ncols=True,
     )
     for iteration in range(start_iteration, iterations + 1):

@@ -1,4 +1,4 @@
-"""The emergence report skeleton: finding, the variant's sections, setup, trials; one HTML file."""
+"""The emergence report skeleton: the finding in the answer box, the variant's sections, setup, trials."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mesalab.report.html import Section, Table, render_report
+from mesalab.overrides import reproduce_command
+from mesalab.report.html import Answer, Section, Table, render_report, reproduce_section
 from mesalab.store.runs import write_text_atomic
 from mesalab.sweep.run import SweepResult, TrialRecord
 
@@ -34,6 +35,10 @@ class ReportParts:
     """The swept values of a config."""
     trials_table: Callable[[list[TrialRecord]], Table]
     """One row per trial."""
+    command: str
+    """The command that runs the experiment, e.g. `mesalab run emergence-icl`."""
+    presets: Callable[[], dict[str, Any]]
+    """`-> {flag: config}`: the configs the command starts from (`""` none, `"--quick"`)."""
 
 
 def write_report(parts: ReportParts, result: SweepResult, cfg: Any, summary: dict[str, Any]) -> Path:
@@ -45,12 +50,15 @@ def write_report(parts: ReportParts, result: SweepResult, cfg: Any, summary: dic
         f"({result.ran} trials run by it)."
     )
     sections = [
-        Section("Finding", [parts.finding(summary, cfg)], tables=[parts.aggregate_table(summary)]),
         *parts.sections(result, cfg, summary, done),
         Section("Setup", [parts.setup(cfg), sweep_line]),
         Section("Trials", tables=[parts.trials_table(result.trials)]),
+        reproduce_section(reproduce_command(parts.command, cfg, parts.presets()), cfg.stable_hash()),
     ]
-    html = render_report(parts.title, parts.lead, sections, meta=f"sweep {result.sweep_dir.name}")
+    answer = Answer(parts.finding(summary, cfg), parts.aggregate_table(summary))
+    html = render_report(
+        parts.title, parts.lead, sections, meta=f"sweep {result.sweep_dir.name}", answer=answer
+    )
     path = result.sweep_dir / "report.html"
     write_text_atomic(path, html)
     return path

@@ -11,7 +11,7 @@ import numpy as np
 
 from mesalab.experiments.emergence.report import ReportParts
 from mesalab.experiments.emergence.report import write_report as write_emergence_report
-from mesalab.experiments.emergence_icl.config import EmergenceIclConfig, label
+from mesalab.experiments.emergence_icl.config import QUICK, EmergenceIclConfig, label
 from mesalab.report.html import EmbeddedFigure, Section, Table, embed_figure, esc
 from mesalab.sweep.run import SweepResult, TrialRecord
 
@@ -238,5 +238,7 @@ PARTS = ReportParts(
     axis_plural="pool sizes",
     values=lambda cfg: list(cfg.pool_sizes),
     trials_table=_trials_table,
+    command="mesalab run emergence-icl",
+    presets=lambda: {"": EmergenceIclConfig(), "--quick": QUICK},
 )
 """What this report adds to the emergence skeleton."""

@@ -11,7 +11,7 @@ import numpy as np
 
 from mesalab.experiments.emergence.report import ReportParts
 from mesalab.experiments.emergence.report import write_report as write_emergence_report
-from mesalab.experiments.emergence_red_door.config import ALT, BASE, DEPLOY, EmergenceRedDoorConfig
+from mesalab.experiments.emergence_red_door.config import ALT, BASE, DEPLOY, QUICK, EmergenceRedDoorConfig
 from mesalab.report.html import EmbeddedFigure, Section, Table, embed_figure, esc
 from mesalab.sweep.run import SweepResult, TrialRecord
 
@@ -301,5 +301,7 @@ PARTS = ReportParts(
     axis_plural="fractions",
     values=lambda cfg: list(cfg.fractions),
     trials_table=_trials_table,
+    command="mesalab run emergence-red-door",
+    presets=lambda: {"": EmergenceRedDoorConfig(), "--quick": QUICK},
 )
 """What this report adds to the emergence skeleton."""

@@ -11,10 +11,18 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from mesalab.config import Config
+from mesalab.experiments.icl_gd.answer import MODELS, answer, fmt, reproduce
 from mesalab.experiments.icl_gd.exact import EXACT_NOTE, exact_table
-from mesalab.report.html import EmbeddedFigure, Section, Table, embed_figure, esc, render_report
+from mesalab.report.html import (
+    EmbeddedFigure,
+    Section,
+    Table,
+    embed_figure,
+    esc,
+    render_report,
+    reproduce_section,
+)
 
-MODELS = ("lsa-1", "lsa-3", "softmax-2")
 CLIP = (1e-4, 1e6)
 COLOURS = {
     "lsa-1": "tab:blue",
@@ -29,10 +37,6 @@ COLOURS = {
     "gd-3 construction": "tab:purple",
     "gd-3 iterates (exact)": "tab:pink",
 }
-
-
-def fmt(value: float, digits: int = 4) -> str:
-    return f"{value:.{digits}g}"
 
 
 def loss_figure(results: dict[str, Any]) -> EmbeddedFigure:
@@ -380,17 +384,12 @@ def write_report(results: dict[str, Any], cfg: Config) -> str:
             [shift_figure(results)],
         ),
         Section("Exact references", [EXACT_NOTE], [exact_table(results)]),
-        Section(
-            "Reproduce",
-            [
-                f"<code>mesalab run icl-gd --seed {esc(getattr(cfg, 'seed', 0))}</code> "
-                f"(config hash {esc(cfg.stable_hash())}); the full config is in config.json."
-            ],
-        ),
+        reproduce_section(reproduce(cfg), cfg.stable_hash()),
     ]
     return render_report(
         "icl-gd: does a transformer learn gradient descent in context?",
         lead,
         sections,
         meta=f"{results['seconds']:.0f} s",
+        answer=answer(results),
     )

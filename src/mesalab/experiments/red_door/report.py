@@ -10,7 +10,21 @@ import numpy as np
 
 from mesalab.envs.gridworld import DESCRIPTIONS, get_distribution
 from mesalab.envs.gridworld.render import render_rgb
-from mesalab.report.html import EmbeddedFigure, Section, Table, embed_figure, esc, render_report
+from mesalab.experiments.red_door.config import QUICK, RedDoorConfig
+from mesalab.overrides import reproduce_command
+from mesalab.report.html import (
+    Answer,
+    EmbeddedFigure,
+    Section,
+    Table,
+    embed_figure,
+    esc,
+    interval,
+    render_report,
+    reproduce_section,
+    verdict_evidence,
+)
+from mesalab.report.plots import MazePanel, maze_figure
 from mesalab.store.metrics import read_metrics
 from mesalab.store.runs import write_text_atomic
 
@@ -34,8 +48,9 @@ def write_report(run_dir: Path, cfg: Any, results: dict[str, Any], memory: dict[
             [
                 "Seed 0 of each arm on the first held-out <code>red-door/deploy</code> mazes: "
                 "<span style='color:#ff8c00'>narrow (orange)</span> and "
-                "<span style='color:#8c3cc8'>diverse (purple)</span>. "
-                "The exit is the blue door (B); red objects are lowercase r.",
+                "<span style='color:#8c3cc8'>diverse (purple)</span>, from the start (black ring). "
+                "The exit is the blue door (an arch); the red things are objects (diamonds). "
+                "Each panel's title says where each arm's episode ended.",
             ],
             figures=[_trajectory_figure(memory)],
         ),
@@ -58,15 +73,47 @@ def write_report(run_dir: Path, cfg: Any, results: dict[str, Any], memory: dict[
             figures=[_training_figure(run_dir)],
         ),
         _distribution_section(),
+        reproduce_section(
+            reproduce_command("mesalab run red-door", cfg, {"": RedDoorConfig(), "--quick": QUICK}),
+            cfg.stable_hash(),
+        ),
     ]
     lead = (
         "A base optimizer trains a policy where the exit is always a red door; the world then shifts to "
         "mazes whose exit is blue and whose red things are objects. Which objective did the policy learn?"
     )
-    html = render_report("red-door: robust or pseudo-aligned?", lead, sections, meta=f"run {run_dir.name}")
+    html = render_report(
+        "red-door: robust or pseudo-aligned?",
+        lead,
+        sections,
+        meta=f"run {run_dir.name}",
+        answer=answer(results),
+    )
     path = run_dir / "report.html"
     write_text_atomic(path, html)
     return path
+
+
+def answer(results: dict[str, Any], shift: str = "red-door/deploy") -> Answer:
+    """The box on top: each arm's verdict on deploy, one row per seed, with its interval."""
+    rows, said = [], []
+    for arm, arm_result in results["arms"].items():
+        texts = []
+        for seed, seed_result in arm_result["seeds"].items():
+            entry = seed_result["distributions"].get(shift)
+            if not entry or "verdict" not in entry:
+                continue
+            texts.append(entry["verdict"]["text"])
+            rows.append(
+                [arm, seed, entry["verdict"]["text"], verdict_evidence(entry["verdict"], entry["success"])]
+            )
+        if texts:
+            top = max(set(texts), key=texts.count)
+            said.append(f"the {arm} arm is {top} ({texts.count(top)} of {len(texts)} seeds)")
+    finding = f"On {shift}, " + "; ".join(said) + "." if said else f"No verdict on {shift}."
+    return Answer(
+        esc(finding), Table(["arm", "seed", f"verdict on {SHORT.get(shift, shift)}", "evidence"], rows)
+    )
 
 
 def _verdict_section(results: dict[str, Any]) -> Section:
@@ -84,7 +131,7 @@ def _verdict_section(results: dict[str, Any]) -> Section:
                         arm,
                         seed,
                         SHORT.get(name, name),
-                        f"{s['rate']:.0%} [{s['low']:.0%}, {s['high']:.0%}]",
+                        interval(s["rate"], s["low"], s["high"]),
                         verdict["text"],
                         verdict["reason"]
                         + (f" ({verdict['confidence_text']})" if verdict.get("confidence_text") else ""),
@@ -182,29 +229,31 @@ def _likelihood_section(results: dict[str, Any]) -> Section:
 
 def _trajectory_figure(memory: dict[str, Any], mazes: int = 4) -> EmbeddedFigure:
     arms = list(memory)
-    first = memory[arms[0]][0]["assessments"]["red-door/deploy"]
-    fig, axes = plt.subplots(1, mazes, figsize=(3.2 * mazes, 3.4))
-    for i, ax in enumerate(np.atleast_1d(axes)):
-        paths = [memory[arm][0]["assessments"]["red-door/deploy"].trajectories[i] for arm in arms]
+    deploy = {arm: memory[arm][0]["assessments"]["red-door/deploy"] for arm in arms}
+    states = deploy[arms[0]].start_states
+    cell_px = 16
+    panels = []
+    for i in range(min(mazes, len(deploy[arms[0]].trajectories))):
         image = render_rgb(
-            first.start_states,
+            states,
             i,
-            trajectories=paths,
+            trajectories=[deploy[arm].trajectories[i] for arm in arms],
+            cell_px=cell_px,
             trajectory_colours=[ARM_COLOURS.get(a, (0, 0, 0)) for a in arms],
         )
-        ax.imshow(image)
-        ends = [_ending(memory[arm][0]["assessments"]["red-door/deploy"], i) for arm in arms]
-        ax.set_title(" / ".join(f"{a}: {e}" for a, e in zip(arms, ends, strict=True)), fontsize=8)
-        ax.axis("off")
-    fig.tight_layout()
-    return embed_figure(fig, "Paths of both arms on the same held-out deployment mazes.")
+        start = int(states.start[i])
+        centre = ((start % states.size + 0.5) * cell_px, (start // states.size + 0.5) * cell_px)
+        title = f"maze {i + 1}\n" + "\n".join(f"{a}: {_ending(deploy[a], i)}" for a in arms)
+        panels.append(MazePanel(image, centre, title))
+    colours = {a: ARM_COLOURS.get(a, (0, 0, 0)) for a in arms}
+    return maze_figure(panels, colours, "Paths of both arms on the same held-out deployment mazes.")
 
 
 def _ending(assessment: Any, i: int) -> str:
     slot = int(assessment.reached[i])
     if slot < 0:
-        return "time out"
-    return "exit" if slot == 0 else "object"
+        return "timed out"
+    return "reached the exit" if slot == 0 else "reached an object"
 
 
 def _reach_figure(memory: dict[str, Any], name: str) -> EmbeddedFigure:
