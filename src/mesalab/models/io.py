@@ -109,6 +109,7 @@ def _register_builtin_kinds() -> None:
     """Import the modules that register mesalab's own model kinds (they import this module)."""
     import mesalab.models.lsa
     import mesalab.models.policy
+    import mesalab.models.recurrent
     import mesalab.models.softmax_transformer  # noqa: F401
 
 
