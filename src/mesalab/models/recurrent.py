@@ -118,9 +118,7 @@ class RecurrentMazeNet(HookedModule):
         candidate = torch.tanh(self.candidate(r * hidden) + injected[:, 2 * w :])
         return hidden + z * (candidate - hidden)
 
-    def iterate(
-        self, hidden: torch.Tensor, injected: torch.Tensor, first: int, count: int
-    ) -> torch.Tensor:
+    def iterate(self, hidden: torch.Tensor, injected: torch.Tensor, first: int, count: int) -> torch.Tensor:
         """Iterations `first .. first + count - 1` from `hidden`, firing their hook points."""
         for t in range(first, first + count):
             hidden = self.step(hidden, injected)

@@ -28,6 +28,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "mesalab.sweep.builtin",
     "mesalab.experiments.emergence_red_door",
     "mesalab.experiments.emergence_icl",
+    "mesalab.experiments.think_longer.trial",
 )
 """Modules that register sweep experiments at import (a missing one is skipped)."""
 

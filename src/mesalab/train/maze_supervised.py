@@ -260,7 +260,9 @@ def _to(batch: MazeBatch, device: torch.device) -> MazeBatch:
 # ---- checkpoints ----------------------------------------------------------------------------------
 
 
-def save_training_state(folder: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int) -> None:
+def save_training_state(
+    folder: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int
+) -> None:
     """`folder/checkpoint.safetensors` (weights, Adam state) and `checkpoint.json` (written last)."""
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {f"net.{k}": v for k, v in net.state_dict().items()}
@@ -289,5 +291,7 @@ def load_training_state(folder: Path, net: torch.nn.Module, optimizer: torch.opt
                 state.setdefault(int(index), {})[name] = value.to(device) if name != "step" else value
         optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        raise MesalabError(f"{folder}: checkpoint unreadable ({type(exc).__name__}: {exc}); delete it") from None
+        raise MesalabError(
+            f"{folder}: checkpoint unreadable ({type(exc).__name__}: {exc}); delete it"
+        ) from None
     return int(meta["step"])

@@ -60,7 +60,9 @@ def held_out_world(
     return GridWorld(spec, episodes, seed=derive_seed(seed, "eval", size) % (2**31), autoreset=False)
 
 
-def compute_maps(net: RecurrentMazeNet, mazes: torch.Tensor, iterations: list[int]) -> dict[int, torch.Tensor]:
+def compute_maps(
+    net: RecurrentMazeNet, mazes: torch.Tensor, iterations: list[int]
+) -> dict[int, torch.Tensor]:
     """Move maps `(B, 4, H, W)` at each T, in chunks of rows, without gradient."""
     rows = max(1, CHUNK_CELLS // (mazes.shape[-1] ** 2))
     parts: dict[int, list[torch.Tensor]] = {t: [] for t in iterations}

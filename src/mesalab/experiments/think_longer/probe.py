@@ -107,7 +107,11 @@ def fit_probes(
 
 def balanced_accuracy(score: torch.Tensor, label: torch.Tensor) -> float:
     """Mean of the true-positive and true-negative rates (one class only: its rate)."""
-    rates = [float(((score > 0) == cls)[label == cls].float().mean()) for cls in (True, False) if (label == cls).any()]
+    rates = [
+        float(((score > 0) == cls)[label == cls].float().mean())
+        for cls in (True, False)
+        if (label == cls).any()
+    ]
     return sum(rates) / len(rates)
 
 
@@ -128,9 +132,8 @@ def test_probes(
         out["radius"].append(decoded_radius(probes["wavefront"].score(hidden), batch))
         out["true_radius"].append(min(t, int(batch.distance[floor].max())))
 
-    with net.hooks([(lambda n: bool(HIDDEN.search(n)), record)]):
-        with torch.no_grad():
-            net(batch.maze, iterations=iterations)
+    with net.hooks([(lambda n: bool(HIDDEN.search(n)), record)]), torch.no_grad():
+        net(batch.maze, iterations=iterations)
     return out
 
 
@@ -159,10 +162,14 @@ def probe_study(
 ) -> tuple[dict[str, Any], dict[str, Probe], MazeBatch]:
     """Fit on `fit_size` mazes (T = 2 x size), test on `test_size` (T = 2 x size); the control too."""
     fit = MazeSource(distribution, fit_mazes, seed, max(fit_mazes, 64), layout_seed).batch(fit_size, 0)
-    test = MazeSource(distribution, test_mazes, seed + 1, max(test_mazes, 64), layout_seed + 1).batch(test_size, 0)
+    test = MazeSource(distribution, test_mazes, seed + 1, max(test_mazes, 64), layout_seed + 1).batch(
+        test_size, 0
+    )
     probes = fit_probes(net, fit, 2 * fit_size, seed=seed)
     result = test_probes(net, probes, test, 2 * test_size)
     control_probes = fit_probes(control, fit, 2 * fit_size, seed=seed)
     result["control"] = test_probes(control, control_probes, test, 2 * test_size)["accuracy"]
-    result.update({"fit_size": fit_size, "test_size": test_size, "fit_mazes": fit_mazes, "test_mazes": test_mazes})
+    result.update(
+        {"fit_size": fit_size, "test_size": test_size, "fit_mazes": fit_mazes, "test_mazes": test_mazes}
+    )
     return result, probes, test
