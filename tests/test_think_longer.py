@@ -190,7 +190,7 @@ def test_bad_config_is_refused() -> None:
 )
 def test_cli_bad_input_is_one_line_and_writes_nothing(tmp_path: Path, args: list[str], fragment: str) -> None:
     out = tmp_path / "runs"
-    result = mesalab("run", "think-longer", "--quick", "--out", str(out), *args, cwd=tmp_path, timeout=120)
+    result = mesalab("run", "think-longer", "--quick", "--out", str(out), *args, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], result.stderr
@@ -222,3 +222,19 @@ def test_pipeline_end_to_end_on_a_tiny_config(tmp_path: Path) -> None:
     assert (run_dir / "models" / "narrow.safetensors").exists()
     html = (run_dir / "report.html").read_text()
     assert "Run longer" in html and "Catch it searching" in html and "data:image/png" in html
+
+
+def test_width_trial_is_a_registered_sweep_experiment(tmp_path: Path) -> None:
+    from mesalab.experiments.think_longer.trial import ThinkWidthTrialConfig
+    from mesalab.sweep.experiment import get_sweep_experiment, with_overrides
+
+    exp = get_sweep_experiment("think-longer-width")
+    cfg = with_overrides(
+        exp.config,
+        {"width": "4", "train.steps": "4", "train.sizes": "[7]", "eval_size": "9", "eval_episodes": "3"},
+    )
+    assert isinstance(cfg, ThinkWidthTrialConfig) and cfg.width == 4
+    out = exp.run(cfg, tmp_path)
+    assert out["width"] == 4 and 0.0 <= out["success_many"] <= 1.0
+    assert set(out) >= {"success_few", "success_many", "gain", "probe_wavefront", "probe_dead_end_filling"}
+    assert (tmp_path / "model.safetensors").exists()

@@ -88,7 +88,8 @@ class RecurrentMazeNet(HookedModule):
         self.candidate = nn.Conv2d(w, w, 3, padding=1, bias=False)  # (r h)'s part of n
         self.policy_head = nn.Conv2d(w, 4, 3, padding=1)
         self.value_conv = nn.Conv2d(w, 1, 1) if cfg.value_head else None
-        self.iters = nn.ModuleList(_Iteration() for _ in range(cfg.hooked_iterations))
+        self.iterates = [_Iteration() for _ in range(cfg.hooked_iterations)]  # typed view of `iters`
+        self.iters = nn.ModuleList(self.iterates)
         self.hook_logits = HookPoint()
         self.hook_value = HookPoint()
         self.setup_hooks()
@@ -122,7 +123,7 @@ class RecurrentMazeNet(HookedModule):
         """Iterations `first .. first + count - 1` from `hidden`, firing their hook points."""
         for t in range(first, first + count):
             hidden = self.step(hidden, injected)
-            if t < len(self.iters):
+            if t < len(self.iterates):
                 hidden = self._hook_iteration(t, hidden)
         return hidden
 
@@ -162,7 +163,7 @@ class RecurrentMazeNet(HookedModule):
         return out
 
     def _hook_iteration(self, t: int, hidden: torch.Tensor) -> torch.Tensor:
-        it = self.iters[t]
+        it = self.iterates[t]
         hidden = it.hook_hidden(hidden)
         if it.hook_state._forward_hooks:
             it.hook_state(self.value(hidden))
