@@ -63,13 +63,15 @@ def held_out_world(
 def compute_maps(
     net: RecurrentMazeNet, mazes: torch.Tensor, iterations: list[int]
 ) -> dict[int, torch.Tensor]:
-    """Move maps `(B, 4, H, W)` at each T, in chunks of rows, without gradient."""
+    """Move maps `(B, 4, H, W)` at each T, in chunks of rows, without gradient (on the net's
+    device; returned on the mazes' device)."""
     rows = max(1, CHUNK_CELLS // (mazes.shape[-1] ** 2))
+    device = next(net.parameters()).device
     parts: dict[int, list[torch.Tensor]] = {t: [] for t in iterations}
     with torch.no_grad():
         for begin in range(0, mazes.shape[0], rows):
-            for t, logits in net.maps_at(mazes[begin : begin + rows], iterations).items():
-                parts[t].append(logits)
+            for t, logits in net.maps_at(mazes[begin : begin + rows].to(device), iterations).items():
+                parts[t].append(logits.to(mazes.device))
     return {t: torch.cat(chunks) for t, chunks in parts.items()}
 
 

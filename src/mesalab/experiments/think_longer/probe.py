@@ -11,6 +11,9 @@ iteration: a fixed direction of the state that means "done") is fitted on traini
 mazes, pooled over iterations, and tested per iteration on larger held-out mazes, reading
 the hidden state only by hook name. The same probes on an untrained net of the same shape
 are the control. Balanced accuracy: 0.5 is chance at every t, whatever the label balance.
+Without any probe, the per-iteration move maps (`iters.{t}.hook_logits`) say the same thing
+behaviourally: under a wavefront, a cell's move becomes right when the front reaches it;
+under dead-end filling, when its subtree has been pruned.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from mesalab.hooks import HookedModule, HookPoint
 from mesalab.train.maze_supervised import MazeBatch, MazeSource
 
 HIDDEN = re.compile(r"(?:^|\.)iters\.(\d+)\.hook_hidden$")
+LOGITS = re.compile(r"(?:^|\.)iters\.(\d+)\.hook_logits$")
 HYPOTHESES = ("wavefront", "dead-end filling")
 MAX_FIT_ROWS = 400_000
 """Cells x iterations kept for the ridge fit (a seeded subsample beyond this)."""
@@ -78,7 +82,8 @@ class Probe:
 
     def score(self, hidden: torch.Tensor) -> torch.Tensor:
         """`(B, C, H, W)` -> `(B, H, W)` readout (positive: done)."""
-        return torch.einsum("bchw,c->bhw", hidden, self.weights[:-1]) + self.weights[-1]
+        weights = self.weights.to(hidden.device)
+        return torch.einsum("bchw,c->bhw", hidden, weights[:-1]) + weights[-1]
 
 
 def fit_probes(
@@ -105,6 +110,12 @@ def fit_probes(
     return probes
 
 
+def _on(batch: MazeBatch, device: torch.device) -> MazeBatch:
+    return MazeBatch(
+        batch.maze.to(device), batch.good.to(device), batch.labelled.to(device), batch.distance.to(device)
+    )
+
+
 def balanced_accuracy(score: torch.Tensor, label: torch.Tensor) -> float:
     """Mean of the true-positive and true-negative rates (one class only: its rate)."""
     rates = [
@@ -118,9 +129,20 @@ def balanced_accuracy(score: torch.Tensor, label: torch.Tensor) -> float:
 def test_probes(
     net: HookedModule, probes: dict[str, Probe], batch: MazeBatch, iterations: int
 ) -> dict[str, Any]:
-    """Per iteration and hypothesis, balanced accuracy on `batch`; the wavefront's decoded radius."""
+    """Per iteration and hypothesis, on `batch`: the probe's balanced accuracy (`accuracy`); with
+    no probe, from the move map `iters.{t}.hook_logits` on cells with a choice (not dead ends):
+    P(move right | done) - P(move right | not done) (`moves`: near 1 when the hypothesis says
+    which cells are solved) and the front of right moves in the hypothesis's own units
+    (`move_front`: distance from the exit, or pruning round); the decoded wavefront radius."""
     floor, rounds = batch.distance < UNREACHABLE, fill_rounds(batch)
-    out: dict[str, Any] = {"t": [], "accuracy": {h: [] for h in HYPOTHESES}, "radius": [], "true_radius": []}
+    out: dict[str, Any] = {
+        "t": [],
+        "accuracy": {h: [] for h in HYPOTHESES},
+        "moves": {h: [] for h in HYPOTHESES},
+        "radius": [],
+        "move_front": {h: [] for h in HYPOTHESES},
+        "true_radius": [],
+    }
 
     def record(hidden: torch.Tensor, hook: HookPoint) -> None:
         t = int(HIDDEN.search(hook.name).group(1)) + 1  # type: ignore[union-attr]
@@ -132,9 +154,40 @@ def test_probes(
         out["radius"].append(decoded_radius(probes["wavefront"].score(hidden), batch))
         out["true_radius"].append(min(t, int(batch.distance[floor].max())))
 
-    with net.hooks([(lambda n: bool(HIDDEN.search(n)), record)]), torch.no_grad():
+    open_ = (batch.distance < UNREACHABLE).to(torch.int8)
+    degree = sum(_shift(open_, dr, dc) for dr, dc in MOVES)
+    cells = batch.labelled & (degree >= 2)  # a dead end's only move is always right: left out
+    values = {"wavefront": batch.distance, "dead-end filling": rounds}
+
+    def record_moves(logits: torch.Tensor, hook: HookPoint) -> None:
+        t = int(LOGITS.search(hook.name).group(1)) + 1  # type: ignore[union-attr]
+        truth = labels(batch.distance, rounds, t)
+        right = batch.good.gather(1, logits.argmax(1, keepdim=True)).squeeze(1)
+        for name in HYPOTHESES:
+            done = truth[name] & cells
+            pending = ~truth[name] & cells
+            gap = _mean(right[done]) - _mean(right[pending]) if pending.any() else float("nan")
+            out["moves"][name].append(gap)
+            out["move_front"][name].append(front(values[name][cells], right[cells]))
+
+    selectors = [(lambda n: bool(HIDDEN.search(n)), record), (lambda n: bool(LOGITS.search(n)), record_moves)]
+    with net.hooks(selectors), torch.no_grad():
         net(batch.maze, iterations=iterations)
     return out
+
+
+def _mean(x: torch.Tensor) -> float:
+    return float(x.float().mean()) if x.numel() else float("nan")
+
+
+def front(value: torch.Tensor, right: torch.Tensor, level: float = 0.95) -> int:
+    """The first value (distance or round, over `(N,)` cells) at which under `level` of the
+    cells move right, minus 1: how far the solved region reaches in that hypothesis's units."""
+    top = int(value.max())
+    counts = torch.bincount(value, minlength=top + 1)
+    fraction = torch.bincount(value, weights=right.float(), minlength=top + 1) / counts.clamp_min(1)
+    below = ((fraction < level) & (counts > 0)).nonzero()
+    return int(below[0]) - 1 if below.numel() else top
 
 
 def decoded_radius(score: torch.Tensor, batch: MazeBatch) -> int:
@@ -165,6 +218,8 @@ def probe_study(
     test = MazeSource(distribution, test_mazes, seed + 1, max(test_mazes, 64), layout_seed + 1).batch(
         test_size, 0
     )
+    device = next(net.parameters()).device
+    fit, test = _on(fit, device), _on(test, device)
     probes = fit_probes(net, fit, 2 * fit_size, seed=seed)
     result = test_probes(net, probes, test, 2 * test_size)
     control_probes = fit_probes(control, fit, 2 * fit_size, seed=seed)

@@ -112,23 +112,29 @@ def _probe_section(cfg: Any, results: dict[str, Any], memory: dict[str, Any]) ->
     probe = results["probe"]
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 3.6))
     for name in HYPOTHESES:
-        ax.plot(probe["t"], probe["accuracy"][name], label=f"{name} (trained)")
-        ax.plot(probe["t"], probe["control"][name], linestyle=":", label=f"{name} (untrained control)")
+        ax.plot(probe["t"], probe["accuracy"][name], label=f"probe: {name}")
+        ax.plot(probe["t"], probe["control"][name], linestyle=":", label=f"probe: {name} (untrained)")
+        ax.plot(probe["t"], probe["moves"][name], linewidth=2, label=f"P(right|done) - P(right|not): {name}")
     ax.axhline(0.5, color="#999", linewidth=1)
     ax.set_xlabel("iteration t")
     ax.set_ylabel("balanced accuracy")
     ax.set_ylim(0.4, 1.02)
     ax.legend(fontsize=7)
     bx.plot(probe["t"], probe["true_radius"], label="BFS ring t (truth)")
-    bx.plot(probe["t"], probe["radius"], label="decoded wavefront radius")
+    bx.plot(probe["t"], probe["radius"], label="decoded wavefront radius (probe)")
+    for name in HYPOTHESES:
+        bx.plot(probe["t"], probe["move_front"][name], label=f"front of right moves ({name} units)")
     bx.set_xlabel("iteration t")
-    bx.set_ylabel("distance from the exit")
+    bx.set_ylabel("distance from the exit / pruning round")
     bx.legend(fontsize=8)
     fig.tight_layout()
     means = {h: float(np.mean(a)) for h, a in probe["accuracy"].items()}
     controls = {h: float(np.mean(a)) for h, a in probe["control"].items()}
     slope = _slope(probe["t"], probe["radius"], probe["true_radius"])
+    moves = {h: float(np.nanmean(a)) for h, a in probe["moves"].items()}
+    speeds = {h: _slope(probe["t"], probe["move_front"][h], probe["true_radius"]) for h in HYPOTHESES}
     winner = max(means, key=lambda h: means[h])
+    move_winner = max(moves, key=lambda h: moves[h])
     said = (
         f"Mean balanced accuracy over iterations on {probe['test_size']}x{probe['test_size']} mazes "
         f"(probes fitted on {probe['fit_size']}x{probe['fit_size']}): "
@@ -136,6 +142,17 @@ def _probe_section(cfg: Any, results: dict[str, Any], memory: dict[str, Any]) ->
         + f". The hypothesis the state reads out best is <b>{esc(winner)}</b>. The decoded wavefront "
         f"radius grows by {slope:.2f} cells per iteration while the true front is still moving "
         "(1.0 is one BFS ring per iteration)."
+    )
+    behaviour = (
+        "Without a probe, from the per-iteration move maps on cells with a choice (dead ends left out): "
+        "P(move right | done by t) - P(move right | not done), mean over t: "
+        + "; ".join(f"{esc(h)} {moves[h]:.3f}" for h in HYPOTHESES)
+        + f"; best: <b>{esc(move_winner)}</b>. The front of right moves (the first distance, or pruning "
+        "round, where under 95% of cells move right) advances "
+        + " and ".join(
+            f"{speeds[h]:.2f} {'cells of distance' if h == 'wavefront' else 'rounds'}" for h in HYPOTHESES
+        )
+        + " per iteration (a pure wavefront from the exit: 1 cell of distance per iteration)."
     )
     return Section(
         "Catch it searching: what the hidden state says per iteration",
@@ -147,6 +164,7 @@ def _probe_section(cfg: Any, results: dict[str, Any], memory: dict[str, Any]) ->
             "dead end within t rounds). The same probes on an untrained net of the same shape are "
             "the control.",
             said,
+            behaviour,
         ],
         figures=[
             embed_figure(fig, "Probe accuracy per iteration, and the decoded front against the BFS ring."),

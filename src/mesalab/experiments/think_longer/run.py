@@ -163,6 +163,7 @@ def emergence_curve(cfg: ThinkLongerConfig, run_dir: Path, device: torch.device)
                 "success_few": result.rate(few),
                 "success_many": result.rate(many),
                 "probe": {h: sum(a) / len(a) for h, a in probe["accuracy"].items()},
+                "moves": {h: _nanmean(a) for h, a in probe["moves"].items()},
             }
         )
     return rows
@@ -241,6 +242,11 @@ def run(
     )
     write_json_atomic(run_dir / "results.json", results)  # last: its presence marks a finished run
     return run_dir
+
+
+def _nanmean(values: list[float]) -> float:
+    kept = [v for v in values if v == v]
+    return sum(kept) / len(kept) if kept else float("nan")
 
 
 def targets(results: dict[str, Any]) -> dict[str, Any]:
