@@ -8,7 +8,7 @@ Targets: training <= 10 min, end to end <= 15 min (`--quick` <= 90 s) on 2 cores
 >= 99% on held-out training-size mazes; >= 95% at 31x31 and >= 90% at 63x63 run longer;
 <= 30% at 63x63 with the training T; no size loses > 2 points at 4x the T it needs.
 
-    .venv/bin/python benchmarks/think_longer.py --threads 2 [--quick] [--steps N]
+    .venv/bin/python benchmarks/think_longer.py --threads 2 [--quick] [--set train.steps=N ...]
     .venv/bin/python benchmarks/think_longer.py --resume runs/think-longer-...   # finish or re-read one
 """
 
@@ -23,6 +23,7 @@ from pathlib import Path
 from mesalab import runtime
 from mesalab.experiments.think_longer.config import QUICK, ThinkLongerConfig
 from mesalab.experiments.think_longer.run import run
+from mesalab.overrides import apply_sets
 from mesalab.store import read_json
 
 
@@ -32,14 +33,13 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--steps", type=int, default=None, help="training steps of the main net")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="a config field")
     parser.add_argument("--out", type=Path, default=None, help="run root (default: a temporary folder)")
     parser.add_argument("--resume", type=Path, default=None, help="a run folder to finish")
     args = parser.parse_args()
     runtime.configure(args.threads)
     cfg = QUICK if args.quick else ThinkLongerConfig()
-    if args.steps is not None:
-        cfg = cfg.replace(train=cfg.train.replace(steps=args.steps))
+    cfg = apply_sets(cfg, args.set)
     load_before = os.getloadavg()
     wall, cpu = time.perf_counter(), time.process_time()
     root = args.out or Path(tempfile.mkdtemp(prefix="think-longer-bench-"))

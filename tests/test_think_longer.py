@@ -16,7 +16,7 @@ from cli_helpers import mesalab
 from mesalab.envs.gridworld import GridWorld, get_distribution
 from mesalab.envs.gridworld.oracle import MOVES, _shift
 from mesalab.errors import ConfigError, MesalabError
-from mesalab.experiments.think_longer.config import QUICK, ThinkLongerConfig
+from mesalab.experiments.think_longer.config import ThinkLongerConfig
 from mesalab.experiments.think_longer.evaluate import success_by_t
 from mesalab.experiments.think_longer.probe import fill_rounds
 from mesalab.hooks import attached_hook_count
@@ -179,41 +179,62 @@ def test_bad_config_is_refused() -> None:
     with pytest.raises(ConfigError, match="per_side"):
         ThinkLongerConfig(per_side=(0.0, 1.0))
     with pytest.raises(ConfigError, match="odd and >= 5"):
-        ThinkLongerConfig(eval_sizes=(3,), eval_episodes=(10,))
-    with pytest.raises(ConfigError, match="eval_episodes"):
-        ThinkLongerConfig(eval_sizes=(11, 21), eval_episodes=(10,))
+        ThinkLongerConfig(eval_grid=((3, 10),))
+    with pytest.raises(ConfigError, match="pairs"):
+        ThinkLongerConfig(eval_grid=((11, 21, 10),))
+    with pytest.raises(ConfigError, match="probe_test_size"):
+        ThinkLongerConfig(probe_test_size=8)
 
 
 @pytest.mark.parametrize(
     ("args", "fragment"),
-    [(["--per-side", "0,2"], "per_side"), (["--sizes", "3"], "odd and >= 5"), (["--steps", "0"], "steps")],
+    [
+        (["--set", "per_side=[0,2]"], "per_side"),
+        (["--set", "eval_grid=[[3,10]]"], "odd and >= 5"),
+        (["--set", "train.steps=0"], "steps"),
+        (["--resume", "x", "--set", "seed=2"], "--resume: the run keeps the config"),
+    ],
 )
-def test_cli_bad_input_is_one_line_and_writes_nothing(tmp_path: Path, args: list[str], fragment: str) -> None:
+def test_cli_bad_input_is_one_line_and_writes_nothing(
+    tmp_path: Path, args: list[str], fragment: str, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    from mesalab.cli import main
+
+    monkeypatch.chdir(tmp_path)
     out = tmp_path / "runs"
-    result = mesalab("run", "think-longer", "--quick", "--out", str(out), *args, cwd=tmp_path)
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], result.stderr
-    assert not out.exists()
+    assert main(["run", "think-longer", "--quick", "--out", str(out), *args]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], lines
+    assert not any(tmp_path.iterdir())
 
 
-def test_pipeline_end_to_end_on_a_tiny_config(tmp_path: Path) -> None:
-    from mesalab.experiments.think_longer.run import run
+def test_help_lists_the_fields_and_sets_reach_the_config(capsys, monkeypatch) -> None:
+    import re
 
-    cfg = QUICK.replace(
-        train=QUICK.train.replace(steps=20),
-        contrast_steps=5,
-        eval_sizes=(9, 15),
-        eval_episodes=(8, 4),
-        per_side=(1.0, 2.0),
-        overthinking_episodes=4,
-        probe_fit_mazes=4,
-        probe_test_mazes=2,
-        curve_points=2,
-        curve_episodes=4,
-        shift_episodes=4,
-    )
-    run_dir = run(cfg, tmp_path, progress=False)
+    from mesalab.cli import main
+    from mesalab.cli.settings import flagship_config
+
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["run", "think-longer", "--help"]) == 0
+    text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", capsys.readouterr().out).split())
+    assert "train.steps: int = 5000 (--quick: 250)" in text
+    assert "per_side: tuple[float, ...]" in text and "model.width:" in text and "shifts:" in text
+    cfg = flagship_config("think-longer", True, ["train.steps=7", "per_side=[1,3]"], {"seed": 4})
+    assert isinstance(cfg, ThinkLongerConfig)
+    assert (cfg.train.steps, cfg.per_side, cfg.seed, cfg.model.width) == (7, (1.0, 3.0), 4, 16)
+
+
+def test_cli_quick_end_to_end_on_a_tiny_budget(tmp_path: Path) -> None:
+    tiny = [
+        "train.steps=20", "contrast_steps=5", "eval_grid=[[9,8],[15,4]]",
+        "per_side=[1,2]", "overthinking_episodes=4", "probe_fit_mazes=4", "probe_test_mazes=2",
+        "curve_points=2", "curve_episodes=4", "shift_episodes=4",
+    ]  # fmt: skip
+    sets = [arg for field in tiny for arg in ("--set", field)]
+    result = mesalab("run", "think-longer", "--quick", "--out", str(tmp_path), *sets, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "training_size_best:" in result.stdout
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     results = json.loads((run_dir / "results.json").read_text())
     assert set(results["grid"]["sizes"]) == {"9", "15"}
     assert [row["step"] for row in results["curve"]] == [10, 20]

@@ -23,10 +23,8 @@ class ThinkLongerConfig(Config):
     """Training distribution of the contrast model (empty: no contrast model)."""
     contrast_steps: int = 1500
     """Gradient steps of the contrast model (the same recipe otherwise)."""
-    eval_sizes: tuple[int, ...] = (11, 21, 31, 41, 63, 127)
-    """Maze sides of the held-out evaluation (odd, >= 5)."""
-    eval_episodes: tuple[int, ...] = (200, 200, 100, 60, 40, 8)
-    """Held-out mazes per evaluation size (one per size)."""
+    eval_grid: tuple[tuple[int, int], ...] = ((11, 200), (21, 200), (31, 100), (41, 60), (63, 40), (127, 8))
+    """`(side, held-out mazes)` per evaluation size (odd sides >= 5; fewer mazes for big ones)."""
     per_side: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
     """The T grid: T = factor x size for each factor (the training T is added)."""
     steps_per_side: int = 8
@@ -53,6 +51,8 @@ class ThinkLongerConfig(Config):
     """Maze side of the emergence curve's success figures."""
     curve_episodes: int = 24
     """Held-out mazes per snapshot on the curve."""
+    shifts: tuple[str, ...] = ("red-door/deploy", "red-door/blue-exit", "red-door/red-objects")
+    """Distributions both nets are judged on as policies (as in the red-door experiment)."""
     shift_episodes: int = 200
     """Episodes per distribution in the shift assessment (11x11 red-door mazes)."""
     shift_per_side: float = 4.0
@@ -62,16 +62,21 @@ class ThinkLongerConfig(Config):
     seed: int = 0
     """Seed of the initial weights, training data, evaluation worlds and assessments."""
 
+    @property
+    def eval_sizes(self) -> tuple[int, ...]:
+        """The evaluation sides, in the grid's order."""
+        return tuple(side for side, _ in self.eval_grid)
+
     def validate(self) -> None:
-        check(len(self.eval_sizes) >= 1, "eval_sizes", "must name at least one size")
-        for size in (*self.eval_sizes, self.probe_fit_size, self.probe_test_size, self.curve_size):
-            check(size >= 5 and size % 2 == 1, "eval_sizes", f"maze sides must be odd and >= 5, got {size}")
-        check(
-            len(self.eval_episodes) == len(self.eval_sizes),
-            "eval_episodes",
-            f"must give one count per size ({len(self.eval_sizes)}), got {len(self.eval_episodes)}",
-        )
-        check(all(n >= 1 for n in self.eval_episodes), "eval_episodes", "every count must be >= 1")
+        check(len(self.eval_grid) >= 1, "eval_grid", "must name at least one size")
+        check(all(len(p) == 2 for p in self.eval_grid), "eval_grid", "pairs [side, mazes], e.g. [[11,200]]")
+        for size in self.eval_sizes:
+            check(size >= 5 and size % 2 == 1, "eval_grid", f"maze sides must be odd and >= 5, got {size}")
+        check(len(set(self.eval_sizes)) == len(self.eval_sizes), "eval_grid", "a side is named twice")
+        check(all(n >= 1 for _, n in self.eval_grid), "eval_grid", "every maze count must be >= 1")
+        for name in ("probe_fit_size", "probe_test_size", "curve_size"):
+            size = getattr(self, name)
+            check(size >= 5 and size % 2 == 1, name, f"maze sides must be odd and >= 5, got {size}")
         check(len(self.per_side) >= 1, "per_side", "must give at least one factor")
         check(
             all(f > 0 for f in self.per_side),
@@ -91,6 +96,8 @@ class ThinkLongerConfig(Config):
         for name in ("probe_fit_mazes", "probe_test_mazes", "curve_episodes", "shift_episodes"):
             check(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
         check(self.curve_points >= 0, "curve_points", f"must be >= 0, got {self.curve_points}")
+        for name in self.shifts:
+            check_choice(name, "shifts", DISTRIBUTIONS.names())
         check(self.shift_per_side > 0, "shift_per_side", f"must be positive, got {self.shift_per_side}")
 
 
@@ -98,8 +105,7 @@ QUICK = ThinkLongerConfig(
     model=RecurrentConfig(width=16),
     train=MazeSupervisedConfig(sizes=(7, 9), steps=250, batch_size=16, num_layouts=256, checkpoint_every=100),
     contrast_steps=100,
-    eval_sizes=(9, 15, 21),
-    eval_episodes=(40, 30, 20),
+    eval_grid=((9, 40), (15, 30), (21, 20)),
     per_side=(1.0, 2.0, 4.0),
     overthinking_max_size=15,
     overthinking_episodes=15,

@@ -25,14 +25,14 @@ import torch
 
 from mesalab import __version__
 from mesalab.errors import MesalabError
-from mesalab.experiments.red_door import RedDoorConfig, assess_model
 from mesalab.experiments.think_longer.config import ThinkLongerConfig
 from mesalab.experiments.think_longer.evaluate import needed_t, overthinking, success_by_t, t_grid
 from mesalab.experiments.think_longer.probe import probe_study
 from mesalab.experiments.think_longer.report import write_report
 from mesalab.models.io import load_model, read_model_meta, save_model
 from mesalab.models.recurrent import RecurrentMazeNet, RecurrentPolicy
-from mesalab.seeding import derive_seed, seeded_init
+from mesalab.seeding import derive_seed, derive_seed31, seeded_init
+from mesalab.shift import judge
 from mesalab.store import MetricsLogger, create_run_dir, read_json, write_json_atomic
 from mesalab.train import maze_supervised
 
@@ -108,7 +108,7 @@ def evaluate_sizes(cfg: ThinkLongerConfig, net: RecurrentMazeNet) -> dict[str, A
     training_t = cfg.train.training_t
     sizes: dict[str, Any] = {}
     checks: dict[str, Any] = {}
-    for size, episodes in zip(cfg.eval_sizes, cfg.eval_episodes, strict=True):
+    for size, episodes in cfg.eval_grid:
         grid = t_grid(size, cfg.per_side, training_t)
         result, _ = success_by_t(
             net,
@@ -172,17 +172,25 @@ def emergence_curve(cfg: ThinkLongerConfig, run_dir: Path, device: torch.device)
 def assess_shifts(
     cfg: ThinkLongerConfig, nets: dict[str, RecurrentMazeNet], device: torch.device
 ) -> dict[str, Any]:
-    """Both nets as policies on their training distribution and every shift, with verdicts."""
-    red_door = RedDoorConfig(
-        seeds=1, eval_episodes=cfg.shift_episodes, eval_layout_seed=cfg.eval_layout_seed, verdict=cfg.verdict
-    )
+    """Both nets as policies on their training distribution and every shift, judged by `shift.judge`."""
+    trained_on = {"narrow": cfg.train.distribution, "diverse": cfg.contrast_distribution}
     out: dict[str, Any] = {}
     memory: dict[str, Any] = {}
     for arm, net in nets.items():
-        policy = RecurrentPolicy(net, per_side=cfg.shift_per_side)
-        assessed = assess_model(red_door, policy, arm, cfg.seed, device)
-        memory[arm] = assessed.pop("_assessments")
-        out[arm] = assessed
+        judged = judge(
+            RecurrentPolicy(net, per_side=cfg.shift_per_side),
+            trained_on[arm],
+            cfg.shifts,
+            cfg.shift_episodes,
+            lambda name: derive_seed31(cfg.seed, "eval", name),
+            device=device,
+            layout_seed=cfg.eval_layout_seed,
+            verdict=cfg.verdict,
+            infer_trained=True,
+            pooled=True,
+        )
+        memory[arm] = judged.assessments
+        out[arm] = judged.to_dict()
     return {"arms": out, "_memory": memory}
 
 
