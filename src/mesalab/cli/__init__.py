@@ -14,6 +14,7 @@ from mesalab.cli import run_emergence as _run_emergence  # noqa: F401
 from mesalab.cli import run_icl_gd as _run_icl_gd  # noqa: F401
 from mesalab.cli import run_oversight as _run_oversight  # noqa: F401
 from mesalab.cli import run_red_door as _run_red_door  # noqa: F401
+from mesalab.cli import run_think_longer as _run_think_longer  # noqa: F401
 from mesalab.cli import runs as _runs  # noqa: F401
 from mesalab.cli import sweep as _sweep  # noqa: F401
 from mesalab.cli import tune as _tune  # noqa: F401

@@ -68,12 +68,19 @@ def _oversight() -> Flagship:
     return Flagship(OversightConfig(), QUICK)
 
 
+def _think_longer() -> Flagship:
+    from mesalab.experiments.think_longer.config import QUICK, ThinkLongerConfig
+
+    return Flagship(ThinkLongerConfig(), QUICK)
+
+
 FLAGSHIPS: dict[str, Callable[[], Flagship]] = {
     "red-door": _red_door,
     "oversight": _oversight,
     "icl-gd": _icl_gd,
     "emergence-red-door": _emergence_red_door,
     "emergence-icl": _emergence_icl,
+    "think-longer": _think_longer,
 }
 """`mesalab run NAME` -> its configs, imported only when the command (or its help) runs."""
 

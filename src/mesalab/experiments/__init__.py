@@ -10,8 +10,10 @@ from mesalab.experiments import emergence_icl as emergence_icl
 from mesalab.experiments import emergence_red_door as emergence_red_door
 from mesalab.experiments import icl_gd as icl_gd
 from mesalab.experiments import red_door as red_door
+from mesalab.experiments import think_longer as think_longer
 from mesalab.experiments.emergence_icl import trial as _emergence_icl_trial  # noqa: F401  registers
 from mesalab.experiments.emergence_red_door import trial as _emergence_red_door_trial  # noqa: F401
 from mesalab.experiments.red_door import trial as _red_door_trial  # noqa: F401  registers
+from mesalab.experiments.think_longer import trial as _think_longer_trial  # noqa: F401  registers
 
-__all__ = ["emergence_icl", "emergence_red_door", "icl_gd", "red_door"]
+__all__ = ["emergence_icl", "emergence_red_door", "icl_gd", "red_door", "think_longer"]

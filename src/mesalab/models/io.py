@@ -154,6 +154,7 @@ def _register_builtin_kinds() -> None:
     """Import the modules that register mesalab's own model kinds into `MODEL_KINDS`."""
     import mesalab.models.lsa
     import mesalab.models.policy
+    import mesalab.models.recurrent
     import mesalab.models.softmax_transformer  # noqa: F401
 
 

@@ -1,0 +1,62 @@
+"""`mesalab run think-longer`: a generic recurrent net learns mazes, runs longer, is probed and shifted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from mesalab.cli.app import run_app
+from mesalab.cli.settings import flagship_command, set_option
+
+
+@run_app.command("think-longer", cls=flagship_command("think-longer"))
+def run_think_longer(
+    quick: bool = typer.Option(
+        False, "--quick", help="A small net, a short training, a small grid (about a minute)."
+    ),
+    seed: int | None = typer.Option(
+        None, "--seed", help="Seed of weights, data, evaluation and assessments; shortcut for --set seed=N."
+    ),
+    sets: list[str] = set_option(),
+    out: Path = typer.Option(Path("runs"), "--out", help="Folder that holds run folders."),
+    resume: str | None = typer.Option(
+        None, "--resume", help="Finish an interrupted run (its folder or name)."
+    ),
+    threads: int | None = typer.Option(
+        None, "--threads", help="Torch threads (default MESALAB_THREADS or 2)."
+    ),
+    device: str | None = typer.Option(
+        None, "--device", help="cpu, cuda, cuda:1 (default: CUDA when present)."
+    ),
+) -> None:
+    """Train on small mazes, run longer on big ones, probe for a wavefront, shift it; write report.html.
+
+    E.g. `--set train.steps=3000 --set eval_grid=[[11,200],[31,100],[63,40]]
+    --set per_side=[1,2,4]`.
+    """
+    from mesalab.cli.settings import flagship_config
+    from mesalab.errors import MesalabError
+    from mesalab.experiments.think_longer.config import ThinkLongerConfig
+    from mesalab.experiments.think_longer.run import run
+    from mesalab.runtime import configure, default_device
+    from mesalab.store import find_run
+
+    if resume is not None:
+        if sets or seed is not None:
+            raise MesalabError("--resume: the run keeps the config it was started with; drop --set, --seed")
+        configure(threads)
+        run_dir = run(ThinkLongerConfig(), out, resume=find_run(resume, out), device=default_device(device))
+    else:
+        cfg = flagship_config("think-longer", quick, sets, {"seed": seed})
+        assert isinstance(cfg, ThinkLongerConfig)
+        configure(threads)
+        run_dir = run(cfg, out, device=default_device(device))
+    typer.echo(f"run folder: {run_dir}")
+    typer.echo(f"report:     {run_dir / 'report.html'}")
+    from mesalab.store import read_json
+
+    for name, entry in read_json(run_dir / "results.json")["targets"].items():
+        typer.echo(
+            f"{name}: {entry['value']:.3f} (wanted {entry['target']}) {'met' if entry['met'] else 'missed'}"
+        )

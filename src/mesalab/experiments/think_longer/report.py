@@ -1,0 +1,305 @@
+"""The think-longer report: one self-contained HTML file, figures first, every number measured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from mesalab.envs.gridworld.oracle import UNREACHABLE
+from mesalab.experiments.think_longer.probe import HYPOTHESES, hidden_states
+from mesalab.report.html import EmbeddedFigure, Section, Table, embed_figure, esc, render_report
+from mesalab.store.metrics import read_metrics
+from mesalab.store.runs import write_text_atomic
+
+
+def write_report(run_dir: Path, cfg: Any, results: dict[str, Any], memory: dict[str, Any]) -> Path:
+    """Build `report.html` from the results and the in-memory net, probes and assessments."""
+    sections = [
+        _headline_section(results),
+        _targets_section(results),
+        _overthinking_section(results),
+        _probe_section(cfg, results, memory),
+        _curve_section(results),
+        _shift_section(results),
+        _training_section(run_dir, cfg, results),
+    ]
+    lead = (
+        "A weight-tied recurrent conv net, with no search written into it, is trained from the BFS oracle "
+        f"on {', '.join(map(str, cfg.train.sizes))}-sided mazes and then run for more iterations on "
+        "larger held-out mazes. Does it solve them by thinking longer, and is what it does inside a search?"
+    )
+    html = render_report(
+        "think-longer: a generic net that learns to search?", lead, sections, meta=f"run {run_dir.name}"
+    )
+    path = run_dir / "report.html"
+    write_text_atomic(path, html)
+    return path
+
+
+def _headline_section(results: dict[str, Any]) -> Section:
+    grid = results["grid"]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    all_t: set[int] = set()
+    for size, entry in grid["sizes"].items():
+        ts = sorted(int(t) for t in entry["success"])
+        all_t |= set(ts)
+        ax.plot(ts, [entry["success"][str(t)]["rate"] for t in ts], marker="o", label=f"{size}x{size}")
+    ax.axvline(grid["training_t"], color="#999", linestyle="--", linewidth=1, label="training T")
+    ax.set_xscale("log")
+    ax.set_xlabel("test-time iterations T")
+    ax.set_ylabel("greedy success on held-out mazes")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    rows = []
+    for size, entry in grid["sizes"].items():
+        cells = [
+            f"T={t}: {entry['success'][str(t)]['rate']:.0%}" for t in sorted(int(t) for t in entry["success"])
+        ]
+        steps = entry["optimal_steps"]
+        rows.append(
+            [size, entry["episodes"], "; ".join(cells), entry["needed_t"],
+             f"{steps['median']:.0f} / {steps['p90']:.0f} / {steps['max']:.0f}", entry["step_limit"]]
+        )  # fmt: skip
+    table = Table(
+        ["size", "mazes", "success at each T", "T needed", "optimal steps median / p90 / max", "step limit"],
+        rows,
+    )
+    return Section(
+        "Run longer: success against test-time iterations",
+        [
+            f"Training used T up to {grid['training_t']}. The map is computed once per maze from the maze "
+            "alone; the agent follows its argmax from the start. <i>T needed</i> is the smallest T within "
+            "1 point of the size's best."
+        ],
+        tables=[table],
+        figures=[embed_figure(fig, "Success vs T per maze size (held-out layouts).")],
+    )
+
+
+def _targets_section(results: dict[str, Any]) -> Section:
+    rows = []
+    for name, entry in results["targets"].items():
+        value = entry["value"]
+        shown = f"{value:.1%}" if "points" not in name else f"{value:.1f} points"
+        rows.append([name, shown, entry["target"], "met" if entry["met"] else "missed"])
+    return Section(
+        "Issue 11's targets, as measured", [], tables=[Table(["target", "measured", "wanted", ""], rows)]
+    )
+
+
+def _overthinking_section(results: dict[str, Any]) -> Section:
+    rows = [
+        [c["size"], c["episodes"], c["needed_t"], f"{c['success_at_needed']:.0%}", c["longer_t"],
+         f"{c['success_at_longer']:.0%}", f"{c['loss_points']:+.1f}"]
+        for c in results["grid"]["overthinking"].values()
+    ]  # fmt: skip
+    return Section(
+        "Overthinking check",
+        [
+            "The same held-out mazes at the T each size needs and at 4x that T; "
+            "a loss is in points of success."
+        ],
+        tables=[Table(["size", "mazes", "T needed", "success", "4x T", "success", "loss (points)"], rows)],
+    )
+
+
+def _probe_section(cfg: Any, results: dict[str, Any], memory: dict[str, Any]) -> Section:
+    probe = results["probe"]
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 3.6))
+    for name in HYPOTHESES:
+        ax.plot(probe["t"], probe["accuracy"][name], label=f"probe: {name}")
+        ax.plot(probe["t"], probe["control"][name], linestyle=":", label=f"probe: {name} (untrained)")
+        ax.plot(probe["t"], probe["moves"][name], linewidth=2, label=f"P(right|done) - P(right|not): {name}")
+    ax.axhline(0.5, color="#999", linewidth=1)
+    ax.set_xlabel("iteration t")
+    ax.set_ylabel("balanced accuracy")
+    ax.set_ylim(0.4, 1.02)
+    ax.legend(fontsize=7)
+    bx.plot(probe["t"], probe["true_radius"], label="BFS ring t (truth)")
+    bx.plot(probe["t"], probe["radius"], label="decoded wavefront radius (probe)")
+    for name in HYPOTHESES:
+        bx.plot(probe["t"], probe["move_front"][name], label=f"front of right moves ({name} units)")
+    bx.set_xlabel("iteration t")
+    bx.set_ylabel("distance from the exit / pruning round")
+    bx.legend(fontsize=8)
+    fig.tight_layout()
+    means = {h: float(np.mean(a)) for h, a in probe["accuracy"].items()}
+    controls = {h: float(np.mean(a)) for h, a in probe["control"].items()}
+    slope = _slope(probe["t"], probe["radius"], probe["true_radius"])
+    moves = {h: float(np.nanmean(a)) for h, a in probe["moves"].items()}
+    speeds = {h: _slope(probe["t"], probe["move_front"][h], probe["true_radius"]) for h in HYPOTHESES}
+    winner = max(means, key=lambda h: means[h])
+    move_winner = max(moves, key=lambda h: moves[h])
+    said = (
+        f"Mean balanced accuracy over iterations on {probe['test_size']}x{probe['test_size']} mazes "
+        f"(probes fitted on {probe['fit_size']}x{probe['fit_size']}): "
+        + "; ".join(f"{esc(h)} {means[h]:.3f} (untrained control {controls[h]:.3f})" for h in HYPOTHESES)
+        + f". The hypothesis the state reads out best is <b>{esc(winner)}</b>. The decoded wavefront "
+        f"radius grows by {slope:.2f} cells per iteration while the true front is still moving "
+        "(1.0 is one BFS ring per iteration)."
+    )
+    behaviour = (
+        "Without a probe, from the per-iteration move maps on cells with a choice (dead ends left out): "
+        "P(move right | done by t) - P(move right | not done), mean over t: "
+        + "; ".join(f"{esc(h)} {moves[h]:.3f}" for h in HYPOTHESES)
+        + f"; best: <b>{esc(move_winner)}</b>. The front of right moves (the first distance, or pruning "
+        "round, where under 95% of cells move right) advances "
+        + " and ".join(
+            f"{speeds[h]:.2f} {'cells of distance' if h == 'wavefront' else 'rounds'}" for h in HYPOTHESES
+        )
+        + " per iteration (a pure wavefront from the exit: 1 cell of distance per iteration)."
+    )
+    return Section(
+        "Catch it searching: what the hidden state says per iteration",
+        [
+            "A single linear readout of the hidden state per cell (closed-form ridge, pooled over "
+            "iterations) "
+            "is fitted for each hypothesis: <i>wavefront</i> (the cell is within t steps of the exit, as in "
+            "breadth-first search from the exit) and <i>dead-end filling</i> (the cell has been pruned as a "
+            "dead end within t rounds). The same probes on an untrained net of the same shape are "
+            "the control.",
+            said,
+            behaviour,
+        ],
+        figures=[
+            embed_figure(fig, "Probe accuracy per iteration, and the decoded front against the BFS ring."),
+            _frames_figure(memory),
+        ],
+    )
+
+
+def _slope(ts: list[int], radius: list[int], truth: list[int]) -> float:
+    """Least-squares slope of the decoded radius over the iterations where the true front moves."""
+    moving = [i for i in range(len(ts)) if i == 0 or truth[i] > truth[i - 1]]
+    if len(moving) < 2:
+        return float("nan")
+    return float(np.polyfit([ts[i] for i in moving], [radius[i] for i in moving], 1)[0])
+
+
+def _frames_figure(memory: dict[str, Any], frames: int = 6) -> EmbeddedFigure:
+    net, probe, batch = memory["net"], memory["probes"]["wavefront"], memory["test_batch"]
+    size = batch.maze.shape[-1]
+    states = hidden_states(net, batch.maze[:1], 2 * size)
+    floor = (batch.distance[0] < UNREACHABLE).cpu().numpy()
+    ts = sorted({max(1, round(2 * size * (i + 1) / frames)) for i in range(frames)})
+    fig, axes = plt.subplots(2, len(ts), figsize=(2.2 * len(ts), 4.6))
+    for j, t in enumerate(ts):
+        score = torch.sigmoid(2 * probe.score(states[t - 1])[0]).cpu().numpy()
+        truth = (batch.distance[0] <= t).cpu().numpy()
+        axes[0, j].imshow(np.where(floor, score, np.nan), cmap="viridis", vmin=0, vmax=1)
+        axes[1, j].imshow(np.where(floor, truth, np.nan), cmap="viridis", vmin=0, vmax=1)
+        axes[0, j].set_title(f"t = {t}", fontsize=9)
+        for ax in axes[:, j]:
+            ax.axis("off")
+    axes[0, 0].text(-3, size / 2, "decoded", rotation=90, va="center", fontsize=9)
+    axes[1, 0].text(-3, size / 2, "BFS truth", rotation=90, va="center", fontsize=9)
+    fig.tight_layout()
+    return embed_figure(
+        fig, "One held-out maze: the wavefront probe's reading (top) and cells within t of the exit (bottom)."
+    )
+
+
+def _curve_section(results: dict[str, Any]) -> Section:
+    curve = results["curve"]
+    if not curve:
+        return Section("When does it arise?", ["No snapshots were taken (curve_points = 0)."])
+    steps = [row["step"] for row in curve]
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    ax.plot(
+        steps,
+        [r["success_few"] for r in curve],
+        marker="o",
+        label=f"success, T = {curve[0]['few_t']} (training T)",
+    )
+    ax.plot(steps, [r["success_many"] for r in curve], marker="o", label=f"success, T = {curve[0]['many_t']}")
+    for name in HYPOTHESES:
+        ax.plot(steps, [r["probe"][name] for r in curve], linestyle="--", label=f"probe: {name}")
+    ax.set_xlabel("training step")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    rows = [
+        [r["step"], f"{r['success_few']:.0%}", f"{r['success_many']:.0%}",
+         *[f"{r['probe'][h]:.3f}" for h in HYPOTHESES]]
+        for r in curve
+    ]  # fmt: skip
+    return Section(
+        "When does it arise? Snapshots during training",
+        ["The gain from thinking longer is the gap between the two success curves."],
+        tables=[
+            Table(
+                ["step", f"success T={curve[0]['few_t']}", f"success T={curve[0]['many_t']}", *HYPOTHESES],
+                rows,
+            )
+        ],
+        figures=[
+            embed_figure(
+                fig, "Big-maze success with few and many iterations, and probe accuracy, over training."
+            )
+        ],
+    )
+
+
+def _shift_section(results: dict[str, Any]) -> Section:
+    rows = []
+    for arm, per_dist in results["shift"]["arms"].items():
+        for name, entry in per_dist.items():
+            if name.startswith("_"):
+                continue
+            s = entry["success"]
+            verdict = entry.get("verdict", {})
+            rows.append(
+                [arm, name, f"{s['rate']:.0%} [{s['low']:.0%}, {s['high']:.0%}]", entry["inference"]["best"],
+                 verdict.get("text", "(training distribution)"), verdict.get("reason", "")]
+            )  # fmt: skip
+    return Section(
+        "The shift: which objective did it learn?",
+        [
+            "Both nets act as policies on 11x11 red-door mazes (the map computed once per episode, "
+            "read at the agent's cell). <code>narrow</code> trained on <code>red-door/train</code> "
+            "(the exit is always red, nothing else is); <code>diverse</code> on "
+            "<code>red-door/diverse</code>. The behavioural objective is inferred and the verdict "
+            "decided by <code>mesalab.shift</code>, as in the red-door experiment."
+        ],
+        tables=[
+            Table(["net", "distribution", "success [95% CI]", "inferred objective", "verdict", "why"], rows)
+        ],
+    )
+
+
+def _training_section(run_dir: Path, cfg: Any, results: dict[str, Any]) -> Section:
+    rows = read_metrics(run_dir / "metrics.jsonl")
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    for tag in sorted({r.get("tag", "") for r in rows}):
+        series = [
+            (r["step"], r["charts/cell_accuracy"])
+            for r in rows
+            if r.get("tag") == tag and "charts/cell_accuracy" in r
+        ]
+        if series:
+            ax.plot(*zip(*series, strict=True), label=f"{tag}: cell accuracy")
+    ax.set_xlabel("training step")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    timings = results["timings_s"]
+    return Section(
+        "Training and cost",
+        [
+            f"Base optimizer: supervised cross-entropy on the oracle's moves, {cfg.train.steps:,} steps of "
+            f"{cfg.train.batch_size} mazes, sizes {', '.join(map(str, cfg.train.sizes))}, "
+            f"width {cfg.model.width}, "
+            f"T drawn from [{cfg.train.min_per_side:g}, {cfg.train.max_per_side:g}] x size, progressive "
+            f"prefix probability {cfg.train.progressive:g}. Seconds: "
+            + ", ".join(f"{esc(k)} {v:.0f}" for k, v in timings.items())
+            + f" ({results['threads']} torch threads)."
+        ],
+        figures=[
+            embed_figure(fig, "Fraction of labelled cells whose argmax move is optimal, per training batch.")
+        ],
+    )

@@ -1,0 +1,296 @@
+"""Supervised training of a recurrent maze net from the BFS oracle (a base optimizer).
+
+Every floor cell of every maze is a labelled example: the moves on a shortest path from it
+to the exit (`oracle.optimal_actions` over the exit's distance map). Mazes come from the
+world's own layout generator for a named distribution, at the sizes in `sizes` in turn
+(`WorldSpec.replace(size=...)`); batch k is episode k of every world, so the data of a
+step depends only on `(seed, k)`. The iteration count T of batch k is drawn from
+`[min_per_side * size, max_per_side * size]`, so the net is never rewarded for stopping at one
+T; with probability `progressive`, the first n iterations (n uniform in [0, T - 1]) run
+without gradient and the loss is taken after the remaining ones (Bansal et al. 2022's
+incremental progress: from any state its own iterations reach, more iterations improve it).
+
+Loss: minus the log of the probability the map gives to the set of optimal moves, averaged
+over cells with one; plus `value_weight` times the squared error of the value head against
+`gamma ** distance`. Checkpoints (weights, Adam state, step) resume bit for bit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import safetensors.torch
+import torch
+from tqdm import tqdm
+
+from mesalab.config import Config, check
+from mesalab.envs.gridworld import BASE_OBJECTIVE, OBJECTIVES, GridWorld, get_distribution
+from mesalab.envs.gridworld.oracle import UNREACHABLE, goal_distance, optimal_actions
+from mesalab.errors import MesalabError
+from mesalab.models.recurrent import RecurrentMazeNet, maze_of
+from mesalab.seeding import derive_seed, generator
+from mesalab.store.metrics import MetricsLogger
+from mesalab.store.runs import write_json_atomic
+
+
+@dataclass(frozen=True)
+class MazeSupervisedConfig(Config):
+    """Supervised training of a recurrent maze net on oracle moves."""
+
+    distribution: str = "red-door/train"
+    """Named distribution whose layout generator, colours and objects the mazes come from."""
+    sizes: tuple[int, ...] = (9, 11, 13, 15)
+    """Maze sides trained on, one per batch in turn (odd, >= 5)."""
+    steps: int = 3000
+    """Gradient steps."""
+    batch_size: int = 32
+    """Mazes per step."""
+    learning_rate: float = 2e-3
+    """Adam step size."""
+    min_per_side: float = 1.0
+    """Fewest iterations of a batch, per cell of maze side."""
+    max_per_side: float = 2.0
+    """Most iterations of a batch, per cell of maze side."""
+    progressive: float = 0.5
+    """Probability that a batch runs a random prefix of its iterations without gradient."""
+    value_weight: float = 0.1
+    """Weight of the value head's squared error (ignored without a value head)."""
+    gamma: float = 0.9
+    """The value head's target is `gamma ** distance to the exit`."""
+    grad_clip: float = 1.0
+    """Gradient norm clip."""
+    num_layouts: int = 2048
+    """Layouts per training size, each seen under 8 symmetries (evaluation uses another layout
+    seed); generating a bank costs ~1 s per 256 layouts of 15x15 on 2 cores, once."""
+    checkpoint_every: int = 200
+    """Steps between resumable checkpoints (0: only at the end)."""
+    log_every: int = 25
+    """Steps between metric rows."""
+    seed: int = 0
+    """Seed of data order, iteration counts and the data worlds."""
+
+    def validate(self) -> None:
+        check(len(self.sizes) >= 1, "sizes", "must name at least one size", "9, 11, 13, ...")
+        for size in self.sizes:
+            check(size >= 5 and size % 2 == 1, "sizes", f"each must be odd and >= 5, got {size}")
+        check(self.steps >= 1, "steps", f"must be >= 1, got {self.steps}")
+        check(self.batch_size >= 1, "batch_size", f"must be >= 1, got {self.batch_size}")
+        check(self.learning_rate > 0, "learning_rate", f"must be positive, got {self.learning_rate}")
+        check(self.min_per_side > 0, "min_per_side", f"must be positive, got {self.min_per_side}")
+        check(
+            self.max_per_side >= self.min_per_side,
+            "max_per_side",
+            f"must be >= min_per_side ({self.min_per_side}), got {self.max_per_side}",
+        )
+        check(0 <= self.progressive <= 1, "progressive", f"must be in [0, 1], got {self.progressive}")
+        check(self.value_weight >= 0, "value_weight", f"must be >= 0, got {self.value_weight}")
+        check(0 < self.gamma < 1, "gamma", f"must be in (0, 1), got {self.gamma}")
+        check(self.num_layouts >= 1, "num_layouts", f"must be >= 1, got {self.num_layouts}")
+        check(self.checkpoint_every >= 0, "checkpoint_every", f"must be >= 0, got {self.checkpoint_every}")
+        check(self.log_every >= 1, "log_every", f"must be >= 1, got {self.log_every}")
+
+    def iteration_range(self, size: int) -> tuple[int, int]:
+        """The T range of a batch of side `size`."""
+        low = max(1, math.ceil(self.min_per_side * size))
+        return low, max(low, math.floor(self.max_per_side * size))
+
+    @property
+    def training_t(self) -> int:
+        """The largest T used in training."""
+        return max(self.iteration_range(s)[1] for s in self.sizes)
+
+
+@dataclass
+class MazeBatch:
+    """Mazes with their oracle labels."""
+
+    maze: torch.Tensor
+    """`(B, 7, H, W)` the net's input."""
+    good: torch.Tensor
+    """`(B, 4, H, W)` bool: moves on a shortest path to the exit."""
+    labelled: torch.Tensor
+    """`(B, H, W)` bool: cells with at least one optimal move (floor, not the exit)."""
+    distance: torch.Tensor
+    """`(B, H, W)` int32 maze distance to the exit (`UNREACHABLE` on walls)."""
+
+
+class MazeSource:
+    """Batches of oracle-labelled mazes of a named distribution, any size, any episode index."""
+
+    def __init__(
+        self, distribution: str, batch_size: int, seed: int, num_layouts: int, layout_seed: int | None = None
+    ) -> None:
+        self.base = get_distribution(distribution)
+        self.distribution, self.batch_size, self.seed = distribution, batch_size, seed
+        self.num_layouts, self.layout_seed = num_layouts, layout_seed
+        self._worlds: dict[int, GridWorld] = {}
+
+    def world(self, size: int) -> GridWorld:
+        if size not in self._worlds:
+            spec = self.base.replace(size=size, num_layouts=self.num_layouts)
+            if self.layout_seed is not None:
+                spec = spec.replace(layout_seed=self.layout_seed)
+            world_seed = derive_seed(self.seed, "mazes", self.distribution, size) % (2**31)
+            self._worlds[size] = GridWorld(spec, self.batch_size, seed=world_seed, autoreset=False)
+        return self._worlds[size]
+
+    def batch(self, size: int, episode: int) -> MazeBatch:
+        """Episode `episode` of every world of side `size`, labelled."""
+        world = self.world(size)
+        world.episode.fill_(episode)
+        world.reset_worlds(torch.arange(world.batch_size))
+        return label(world)
+
+
+def label(world: GridWorld) -> MazeBatch:
+    """The current mazes of `world` with the oracle's moves towards the base objective's target."""
+    state = world.state
+    distance = goal_distance(state, OBJECTIVES[BASE_OBJECTIVE].targets(state))
+    good = optimal_actions(state.grid(state.walls), distance)
+    return MazeBatch(maze_of(world.obs), good, good.any(1), distance)
+
+
+def move_loss(logits: torch.Tensor, batch: MazeBatch) -> torch.Tensor:
+    """Mean over labelled cells of `-log P(an optimal move)`."""
+    log_probs = torch.log_softmax(logits, dim=1)
+    good = log_probs.masked_fill(~batch.good, float("-inf")).logsumexp(1)  # (B, H, W)
+    return -good[batch.labelled].mean()
+
+
+def value_target(batch: MazeBatch, gamma: float) -> torch.Tensor:
+    """`gamma ** distance` `(B, H, W)`, 0 where the exit is unreachable."""
+    reachable = batch.distance < UNREACHABLE
+    return torch.where(reachable, gamma ** batch.distance.clamp_max(10_000).float(), 0.0)
+
+
+def map_accuracy(logits: torch.Tensor, batch: MazeBatch) -> tuple[float, float]:
+    """(fraction of labelled cells whose argmax is optimal, fraction of mazes right everywhere)."""
+    right = batch.good.gather(1, logits.argmax(1, keepdim=True)).squeeze(1) | ~batch.labelled
+    return float(right[batch.labelled].float().mean()), float(right.flatten(1).all(1).float().mean())
+
+
+def train(
+    cfg: MazeSupervisedConfig,
+    net: RecurrentMazeNet,
+    logger: MetricsLogger | None = None,
+    checkpoint_dir: Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    on_step: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Train `net` in place; returns the last metrics. `on_step(k)` runs after step k."""
+    device = next(net.parameters()).device
+    source = MazeSource(cfg.distribution, cfg.batch_size, cfg.seed, cfg.num_layouts)
+    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
+    start = 0
+    if resume and checkpoint_dir is not None and (checkpoint_dir / "checkpoint.json").exists():
+        start = load_training_state(checkpoint_dir, net, optimizer)
+        if logger is not None:
+            logger.truncate_after(start)
+    net.train()
+    last: dict[str, Any] = {}
+    began = time.perf_counter()
+    for k in tqdm(range(start, cfg.steps), desc="think", disable=not progress, leave=False, initial=start):
+        size = cfg.sizes[k % len(cfg.sizes)]
+        batch = _to(source.batch(size, k // len(cfg.sizes)), device)
+        metrics = _update(cfg, net, optimizer, batch, size, k)
+        if (k + 1) % cfg.log_every == 0 or k + 1 == cfg.steps:
+            last = {**metrics, "charts/seconds": time.perf_counter() - began}
+            if logger is not None:
+                logger.log(k + 1, last)
+        if checkpoint_dir is not None and cfg.checkpoint_every and (k + 1) % cfg.checkpoint_every == 0:
+            save_training_state(checkpoint_dir, net, optimizer, k + 1)
+        if on_step is not None:
+            on_step(k + 1)
+    if checkpoint_dir is not None:
+        save_training_state(checkpoint_dir, net, optimizer, cfg.steps)
+    net.eval()
+    return last
+
+
+def _update(
+    cfg: MazeSupervisedConfig,
+    net: RecurrentMazeNet,
+    optimizer: torch.optim.Optimizer,
+    batch: MazeBatch,
+    size: int,
+    k: int,
+) -> dict[str, float]:
+    """One gradient step on `batch`; T and the no-gradient prefix are drawn from `(seed, k)`."""
+    gen = generator(cfg.seed, "maze-supervised", k)
+    low, high = cfg.iteration_range(size)
+    steps = int(torch.randint(low, high + 1, (1,), generator=gen))
+    prefix = 0
+    if float(torch.rand(1, generator=gen)) < cfg.progressive:
+        prefix = int(torch.randint(0, steps, (1,), generator=gen))
+    injected = net.encode(batch.maze)
+    hidden = net.initial_state(injected)
+    if prefix:
+        with torch.no_grad():
+            hidden = net.iterate(hidden, injected.detach(), 0, prefix)
+    hidden = net.iterate(hidden, injected, prefix, steps - prefix)
+    logits = net.logits(hidden)
+    loss = move_loss(logits, batch)
+    metrics = {"losses/move": float(loss.detach())}
+    if net.value_conv is not None and cfg.value_weight > 0:
+        value_loss = ((net.value(hidden) - value_target(batch, cfg.gamma)) ** 2)[batch.labelled].mean()
+        loss = loss + cfg.value_weight * value_loss
+        metrics["losses/value"] = float(value_loss.detach())
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+    optimizer.step()
+    cells, mazes = map_accuracy(logits.detach(), batch)
+    metrics.update({"charts/cell_accuracy": cells, "charts/maze_accuracy": mazes})
+    metrics.update({"charts/size": size, "charts/iterations": steps})
+    return metrics
+
+
+def _to(batch: MazeBatch, device: torch.device) -> MazeBatch:
+    return MazeBatch(*(getattr(batch, f).to(device) for f in ("maze", "good", "labelled", "distance")))
+
+
+# ---- checkpoints ----------------------------------------------------------------------------------
+
+
+def save_training_state(
+    folder: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int
+) -> None:
+    """`folder/checkpoint.safetensors` (weights, Adam state) and `checkpoint.json` (written last)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {f"net.{k}": v for k, v in net.state_dict().items()}
+    optim = optimizer.state_dict()
+    for index, entry in optim["state"].items():
+        for key, value in entry.items():
+            tensors[f"optim.{index}.{key}"] = torch.as_tensor(value)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    tmp = folder / "checkpoint.safetensors.tmp"
+    safetensors.torch.save_file(tensors, str(tmp))
+    tmp.replace(folder / "checkpoint.safetensors")
+    write_json_atomic(folder / "checkpoint.json", {"param_groups": optim["param_groups"], "step": step})
+
+
+def load_training_state(folder: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer) -> int:
+    """Restore what `save_training_state` wrote; returns the step to continue from."""
+    try:
+        meta = json.loads((folder / "checkpoint.json").read_text(encoding="utf-8"))
+        tensors = safetensors.torch.load_file(str(folder / "checkpoint.safetensors"))
+        device = next(net.parameters()).device
+        net.load_state_dict({k[4:]: v.to(device) for k, v in tensors.items() if k.startswith("net.")})
+        state: dict[int, dict[str, torch.Tensor]] = {}
+        for key, value in tensors.items():
+            if key.startswith("optim."):
+                _, index, name = key.split(".", 2)
+                state.setdefault(int(index), {})[name] = value.to(device) if name != "step" else value
+        optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise MesalabError(
+            f"{folder}: checkpoint unreadable ({type(exc).__name__}: {exc}); delete it"
+        ) from None
+    return int(meta["step"])

@@ -1,0 +1,261 @@
+"""The recurrent maze net, its supervised optimizer, the probes and the think-longer pipeline (issue 11).
+
+Tiny budgets on one thread: a 12-channel net trained 200 steps on 7x7 mazes solves held-out
+7x7 mazes; the pipeline runs end to end on a tiny config; bad input is one `error:` line.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from cli_helpers import mesalab
+from mesalab.envs.gridworld import GridWorld, get_distribution
+from mesalab.envs.gridworld.oracle import MOVES, _shift
+from mesalab.errors import ConfigError, MesalabError
+from mesalab.experiments.think_longer.config import ThinkLongerConfig
+from mesalab.experiments.think_longer.evaluate import success_by_t
+from mesalab.experiments.think_longer.probe import fill_rounds
+from mesalab.hooks import attached_hook_count
+from mesalab.models.io import load_model, save_model
+from mesalab.models.recurrent import RecurrentConfig, RecurrentMazeNet, RecurrentPolicy, maze_of
+from mesalab.seeding import seeded_init
+from mesalab.shift import assess
+from mesalab.store.metrics import MetricsLogger
+from mesalab.train.maze_supervised import MazeSource, MazeSupervisedConfig, train
+
+TINY = MazeSupervisedConfig(
+    sizes=(7,), steps=200, batch_size=16, learning_rate=1e-2, num_layouts=256, checkpoint_every=0
+)
+
+
+def small_net(width: int = 8, hooked: int = 4) -> RecurrentMazeNet:
+    with seeded_init(0, "test"):
+        return RecurrentMazeNet(RecurrentConfig(width=width, hooked_iterations=hooked))
+
+
+def mazes(size: int, count: int = 3) -> torch.Tensor:
+    return MazeSource("red-door/train", count, 0, 64).batch(size, 0).maze
+
+
+@pytest.fixture(scope="module")
+def trained() -> RecurrentMazeNet:
+    with seeded_init(0, "init"):
+        net = RecurrentMazeNet(RecurrentConfig(width=12))
+    train(TINY, net, progress=False)
+    return net
+
+
+def test_every_parameter_is_trainable_and_gets_a_gradient() -> None:
+    net = small_net()
+    batch = MazeSource("red-door/train", 4, 0, 64).batch(7, 0)
+    logits, value = net.run(batch.maze, iterations=6)
+    (logits.square().mean() + value.mean()).backward()
+    for name, param in net.named_parameters():
+        assert param.requires_grad, name
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+
+
+def test_hook_names_are_pinned() -> None:
+    net = small_net(hooked=2)
+    assert net.hook_names() == [
+        "iters.0.hook_hidden",
+        "iters.0.hook_state",
+        "iters.0.hook_logits",
+        "iters.1.hook_hidden",
+        "iters.1.hook_state",
+        "iters.1.hook_logits",
+        "hook_logits",
+        "hook_value",
+    ]
+
+
+def test_iterations_are_honoured_and_shapes_follow_the_maze() -> None:
+    net = small_net(hooked=64)
+    for size in (5, 9, 13):
+        maze = mazes(size, 2)
+        for steps in (1, 3, 7):
+            logits, cache = net.run_with_cache(maze, iterations=steps)
+            assert logits.shape == (2, 4, size, size)
+            hidden = sorted(k for k in cache if k.endswith("hook_hidden"))
+            assert len(hidden) == steps
+            assert cache["iters.0.hook_hidden"].shape == (2, 8, size, size)
+            assert cache["iters.0.hook_state"].shape == (2, size, size)
+            assert cache[f"iters.{steps - 1}.hook_logits"].shape == (2, 4, size, size)
+            torch.testing.assert_close(cache[f"iters.{steps - 1}.hook_logits"], logits)
+    maze = mazes(9, 2)
+    assert not torch.allclose(net(maze, iterations=2), net(maze, iterations=9))
+    maps = net.maps_at(maze, [2, 9])
+    torch.testing.assert_close(maps[9], net(maze, iterations=9))
+    torch.testing.assert_close(maps[2], net(maze, iterations=2))
+    assert attached_hook_count(net) == 0
+
+
+def test_state_stays_bounded_however_long_it_runs() -> None:
+    net = small_net(hooked=300)
+    with torch.no_grad():
+        _, cache = net.run_with_cache(mazes(9), iterations=300, names_filter="iters.299.hook_hidden")
+    assert cache["iters.299.hook_hidden"].abs().max() <= 1.0
+
+
+@pytest.mark.parametrize("steps", [0, -3])
+def test_non_positive_iterations_are_refused(steps: int) -> None:
+    with pytest.raises(ConfigError, match="iterations"):
+        small_net()(mazes(7), iterations=steps)
+
+
+def test_wrong_input_is_refused() -> None:
+    with pytest.raises(MesalabError, match="expected"):
+        small_net()(torch.zeros(1, 8, 7, 7))
+
+
+def test_policy_computes_the_map_once_per_maze(tmp_path: Path) -> None:
+    net = small_net()
+    policy = RecurrentPolicy(net, iterations=5)
+    passes: list[int] = []
+    with net.hooks([("hook_logits", lambda x, hook: passes.append(x.shape[0]))]):
+        result = assess(policy, "red-door/train", episodes=6, seed=0)
+    assert passes == [6]  # one pass for all six episodes, however many steps they took
+    assert int(result.steps.sum()) > 6
+    world = GridWorld(get_distribution("red-door/train"), 3, seed=1)
+    obs = world.reset()
+    expected = net(maze_of(obs), iterations=5)
+    agent = world.state.agent
+    logits = policy(obs)
+    torch.testing.assert_close(logits, expected.flatten(2)[torch.arange(3), :, agent])
+    changed = obs.clone()
+    changed[1] = world.obs[0]  # world 1 now shows world 0's maze: only that row is recomputed
+    with net.hooks([("hook_logits", lambda x, hook: passes.append(x.shape[0]))]):
+        policy(changed)
+    assert passes[-1] == 1
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    net = small_net()
+    save_model(net, tmp_path / "net", "recurrent", net.cfg)
+    loaded, meta = load_model(tmp_path / "net.safetensors")
+    assert meta["kind"] == "recurrent" and isinstance(loaded, RecurrentMazeNet)
+    maze = mazes(11)
+    torch.testing.assert_close(loaded(maze, iterations=4), net(maze, iterations=4))
+
+
+def test_tiny_training_solves_7x7_mazes(trained: RecurrentMazeNet) -> None:
+    result, _ = success_by_t(trained, 7, [7, 14], episodes=100, layout_seed=1000)
+    assert result.rate(14) >= 0.95, result.success
+
+
+def test_training_resumes_bit_for_bit(tmp_path: Path) -> None:
+    cfg = TINY.replace(steps=6, checkpoint_every=3, sizes=(7, 9), batch_size=4)
+    straight = small_net()
+    train(cfg, straight, progress=False)
+    first = small_net()
+    with MetricsLogger(tmp_path / "m.jsonl") as log:
+        train(cfg.replace(steps=3), first, log, checkpoint_dir=tmp_path / "ck", progress=False)
+    resumed = small_net(width=8)
+    train(cfg, resumed, checkpoint_dir=tmp_path / "ck", resume=True, progress=False)
+    for key, value in straight.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key
+
+
+def test_fill_rounds_prune_dead_ends_inward() -> None:
+    batch = MazeSource("red-door/train", 8, 0, 64).batch(9, 0)
+    rounds = fill_rounds(batch)
+    floor = batch.distance < (1 << 20)
+    assert bool((rounds[floor] < (1 << 20)).all())  # every floor cell is pruned or is the exit
+    assert bool(((rounds == 0) == (batch.distance == 0)).all())
+    # a cell is pruned one round after the last of its children (neighbours farther from the exit)
+    latest_child = torch.zeros_like(rounds)
+    for dr, dc in MOVES:
+        child = _shift(batch.distance, dr, dc, fill=1 << 20) == batch.distance + 1
+        latest_child = torch.maximum(latest_child, torch.where(child, _shift(rounds, dr, dc), 0))
+    inner = floor & (batch.distance > 0)
+    assert torch.equal(rounds[inner], latest_child[inner] + 1)
+
+
+def test_bad_config_is_refused() -> None:
+    with pytest.raises(ConfigError, match="per_side"):
+        ThinkLongerConfig(per_side=(0.0, 1.0))
+    with pytest.raises(ConfigError, match="odd and >= 5"):
+        ThinkLongerConfig(eval_grid=((3, 10),))
+    with pytest.raises(ConfigError, match="pairs"):
+        ThinkLongerConfig(eval_grid=((11, 21, 10),))
+    with pytest.raises(ConfigError, match="probe_test_size"):
+        ThinkLongerConfig(probe_test_size=8)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--set", "per_side=[0,2]"], "per_side"),
+        (["--set", "eval_grid=[[3,10]]"], "odd and >= 5"),
+        (["--set", "train.steps=0"], "steps"),
+        (["--resume", "x", "--set", "seed=2"], "--resume: the run keeps the config"),
+    ],
+)
+def test_cli_bad_input_is_one_line_and_writes_nothing(
+    tmp_path: Path, args: list[str], fragment: str, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    from mesalab.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "runs"
+    assert main(["run", "think-longer", "--quick", "--out", str(out), *args]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], lines
+    assert not any(tmp_path.iterdir())
+
+
+def test_help_lists_the_fields_and_sets_reach_the_config(capsys, monkeypatch) -> None:
+    import re
+
+    from mesalab.cli import main
+    from mesalab.cli.settings import flagship_config
+
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["run", "think-longer", "--help"]) == 0
+    text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", capsys.readouterr().out).split())
+    assert "train.steps: int = 5000 (--quick: 250)" in text
+    assert "per_side: tuple[float, ...]" in text and "model.width:" in text and "shifts:" in text
+    cfg = flagship_config("think-longer", True, ["train.steps=7", "per_side=[1,3]"], {"seed": 4})
+    assert isinstance(cfg, ThinkLongerConfig)
+    assert (cfg.train.steps, cfg.per_side, cfg.seed, cfg.model.width) == (7, (1.0, 3.0), 4, 16)
+
+
+def test_cli_quick_end_to_end_on_a_tiny_budget(tmp_path: Path) -> None:
+    tiny = [
+        "train.steps=20", "contrast_steps=5", "eval_grid=[[9,8],[15,4]]",
+        "per_side=[1,2]", "overthinking_episodes=4", "probe_fit_mazes=4", "probe_test_mazes=2",
+        "curve_points=2", "curve_episodes=4", "shift_episodes=4",
+    ]  # fmt: skip
+    sets = [arg for field in tiny for arg in ("--set", field)]
+    result = mesalab("run", "think-longer", "--quick", "--out", str(tmp_path), *sets, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "training_size_best:" in result.stdout
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    results = json.loads((run_dir / "results.json").read_text())
+    assert set(results["grid"]["sizes"]) == {"9", "15"}
+    assert [row["step"] for row in results["curve"]] == [10, 20]
+    assert set(results["shift"]["arms"]) == {"narrow", "diverse"}
+    assert "verdict" in results["shift"]["arms"]["narrow"]["red-door/deploy"]
+    assert (run_dir / "models" / "narrow.safetensors").exists()
+    html = (run_dir / "report.html").read_text()
+    assert "Run longer" in html and "Catch it searching" in html and "data:image/png" in html
+
+
+def test_width_trial_is_a_registered_sweep_experiment(tmp_path: Path) -> None:
+    from mesalab.experiments.think_longer.trial import ThinkWidthTrialConfig
+    from mesalab.sweep.experiment import get_sweep_experiment, with_overrides
+
+    exp = get_sweep_experiment("think-longer-width")
+    cfg = with_overrides(
+        exp.config,
+        {"width": "4", "train.steps": "4", "train.sizes": "[7]", "eval_size": "9", "eval_episodes": "3"},
+    )
+    assert isinstance(cfg, ThinkWidthTrialConfig) and cfg.width == 4
+    out = exp.run(cfg, tmp_path)
+    assert out["width"] == 4 and 0.0 <= out["success_many"] <= 1.0
+    assert set(out) >= {"success_few", "success_many", "gain", "probe_wavefront", "probe_dead_end_filling"}
+    assert (tmp_path / "model.safetensors").exists()
