@@ -15,6 +15,7 @@ from mesalab.cli import app
 LONG_RUNNING = {
     ("audit",), ("assess",), ("zoo",), ("break",), ("sweep",), ("tune",),
     ("run", "red-door"), ("run", "icl-gd"), ("run", "emergence-red-door"), ("run", "emergence-icl"),
+    ("run", "oversight"), ("run", "think-longer"),
 }  # fmt: skip
 """Commands that run longer than a few seconds: each takes --progress/--no-progress."""
 

@@ -11,6 +11,7 @@ import torch
 
 import mesalab.models.lsa
 import mesalab.models.policy
+import mesalab.models.recurrent
 import mesalab.models.softmax_transformer  # noqa: F401  (each registers its model kind)
 from mesalab.errors import MesalabError
 from mesalab.hooks import HookedModule, attached_hook_count
@@ -55,6 +56,11 @@ KIND_HOOKS: dict[str, list[str]] = {
     "actor-critic": PLANNER,
     "lsa": _blocks(1, LSA_BLOCK),
     "softmax-transformer": _blocks(2, SOFTMAX_BLOCK),
+    "recurrent": [
+        *[f"iters.{t}.hook_{name}" for t in range(256) for name in ("hidden", "state", "logits")],
+        "hook_logits",
+        "hook_value",
+    ],
 }
 """Every model kind built from its default config: its hook names in order."""
 
@@ -466,3 +472,10 @@ def test_readme_hooks_example_runs(tmp_path: Path) -> None:
         "blocks.1.hook_resid_post",
     ]
     assert not torch.allclose(scope["ablated"], scope["pred"])  # type: ignore[arg-type]
+
+
+def test_the_pinned_kinds_are_every_kind_loading_knows() -> None:
+    from mesalab.models.io import _register_builtin_kinds
+
+    _register_builtin_kinds()  # what `load_model` registers before it looks a kind up
+    assert set(MODEL_KINDS.names()) == set(KIND_HOOKS)

@@ -129,11 +129,16 @@ class HookedModule(nn.Module):
             keys.setdefault(current, []).append(asked)
         cache: dict[str, torch.Tensor] = {}
 
-        def save(activation: torch.Tensor, hook: HookPoint) -> None:
-            for key in keys[hook.name]:
-                cache[key] = activation.detach()
+        def saver(current: str) -> HookFn:
+            # keyed by the name this model knows the point by: a point inside a model that is
+            # itself part of another hooked model carries that outer model's name in `hook.name`
+            def save(activation: torch.Tensor, hook: HookPoint) -> None:
+                for key in keys[current]:
+                    cache[key] = activation.detach()
 
-        with self.hooks([(name, save) for name in keys]):
+            return save
+
+        with self.hooks([(name, saver(name)) for name in keys]):
             output = self(*args, **kwargs)
         return output, cache
 

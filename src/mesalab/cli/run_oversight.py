@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 from mesalab.cli.app import run_app
-from mesalab.cli.settings import flagship_command, set_option
+from mesalab.cli.progress import progress_option
+from mesalab.cli.settings import flagship_command, set_option, threads_option
 
 
 @run_app.command("oversight", cls=flagship_command("oversight"))
@@ -23,12 +24,11 @@ def run_oversight(
     resume: str | None = typer.Option(
         None, "--resume", help="Finish an interrupted run (its folder or name)."
     ),
-    threads: int | None = typer.Option(
-        None, "--threads", help="Torch threads (default MESALAB_THREADS or 2)."
-    ),
+    threads: int | None = threads_option(),
     device: str | None = typer.Option(
         None, "--device", help="cpu, cuda, cuda:1 (default: CUDA when present)."
     ),
+    progress: bool = progress_option(),
 ) -> None:
     """Train with a half-present visible overseer (and a blind control), compare watched vs unwatched."""
     from mesalab.cli.settings import flagship_config
@@ -41,12 +41,18 @@ def run_oversight(
         if sets or seeds is not None:
             raise MesalabError("--resume: the run keeps the config it was started with; drop --set, --seeds")
         configure(threads)
-        run_dir = run(OversightConfig(), out, resume=find_run(resume, out), device=default_device(device))
+        run_dir = run(
+            OversightConfig(),
+            out,
+            resume=find_run(resume, out),
+            device=default_device(device),
+            progress=progress,
+        )
     else:
         cfg = flagship_config("oversight", quick, sets, {"seeds": seeds})
         assert isinstance(cfg, OversightConfig)
         configure(threads)
-        run_dir = run(cfg, out, device=default_device(device))
+        run_dir = run(cfg, out, device=default_device(device), progress=progress)
     typer.echo(f"run folder: {run_dir}")
     typer.echo(f"report:     {run_dir / 'report.html'}")
     _print_summary(run_dir)

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 from mesalab.cli.app import run_app
-from mesalab.cli.settings import flagship_command, set_option
+from mesalab.cli.progress import progress_option
+from mesalab.cli.settings import flagship_command, set_option, threads_option
 
 
 @run_app.command("think-longer", cls=flagship_command("think-longer"))
@@ -23,12 +24,11 @@ def run_think_longer(
     resume: str | None = typer.Option(
         None, "--resume", help="Finish an interrupted run (its folder or name)."
     ),
-    threads: int | None = typer.Option(
-        None, "--threads", help="Torch threads (default MESALAB_THREADS or 2)."
-    ),
+    threads: int | None = threads_option(),
     device: str | None = typer.Option(
         None, "--device", help="cpu, cuda, cuda:1 (default: CUDA when present)."
     ),
+    progress: bool = progress_option(),
 ) -> None:
     """Train on small mazes, run longer on big ones, probe for a wavefront, shift it; write report.html.
 
@@ -46,12 +46,18 @@ def run_think_longer(
         if sets or seed is not None:
             raise MesalabError("--resume: the run keeps the config it was started with; drop --set, --seed")
         configure(threads)
-        run_dir = run(ThinkLongerConfig(), out, resume=find_run(resume, out), device=default_device(device))
+        run_dir = run(
+            ThinkLongerConfig(),
+            out,
+            resume=find_run(resume, out),
+            device=default_device(device),
+            progress=progress,
+        )
     else:
         cfg = flagship_config("think-longer", quick, sets, {"seed": seed})
         assert isinstance(cfg, ThinkLongerConfig)
         configure(threads)
-        run_dir = run(cfg, out, device=default_device(device))
+        run_dir = run(cfg, out, device=default_device(device), progress=progress)
     typer.echo(f"run folder: {run_dir}")
     typer.echo(f"report:     {run_dir / 'report.html'}")
     from mesalab.store import read_json
