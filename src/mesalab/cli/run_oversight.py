@@ -31,30 +31,13 @@ def run_oversight(
     progress: bool = progress_option(),
 ) -> None:
     """Train with a half-present visible overseer (and a blind control), compare watched vs unwatched."""
-    from mesalab.cli.settings import flagship_config
-    from mesalab.errors import MesalabError
-    from mesalab.experiments.oversight import OversightConfig, run
-    from mesalab.runtime import configure, default_device
-    from mesalab.store import find_run
+    from mesalab.cli.settings import run_flagship
+    from mesalab.experiments.oversight import run
 
-    if resume is not None:
-        if sets or seeds is not None:
-            raise MesalabError("--resume: the run keeps the config it was started with; drop --set, --seeds")
-        configure(threads)
-        run_dir = run(
-            OversightConfig(),
-            out,
-            resume=find_run(resume, out),
-            device=default_device(device),
-            progress=progress,
-        )
-    else:
-        cfg = flagship_config("oversight", quick, sets, {"seeds": seeds})
-        assert isinstance(cfg, OversightConfig)
-        configure(threads)
-        run_dir = run(cfg, out, device=default_device(device), progress=progress)
-    typer.echo(f"run folder: {run_dir}")
-    typer.echo(f"report:     {run_dir / 'report.html'}")
+    run_dir = run_flagship(
+        "oversight", run, quick=quick, sets=sets, shortcuts={"seeds": seeds}, out=out,
+        resume=resume, threads=threads, device=device, progress=progress,
+    )  # fmt: skip
     _print_summary(run_dir)
 
 

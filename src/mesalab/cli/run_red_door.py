@@ -36,32 +36,13 @@ def run_red_door(
     progress: bool = progress_option(),
 ) -> None:
     """Train narrow and diverse arms with PPO, shift them, infer their objectives, write report.html."""
-    from mesalab.cli.settings import flagship_config
-    from mesalab.errors import MesalabError
-    from mesalab.experiments.red_door import RedDoorConfig, run
-    from mesalab.runtime import configure, default_device
-    from mesalab.store import find_run
+    from mesalab.cli.settings import run_flagship
+    from mesalab.experiments.red_door import run
 
-    if resume is not None:
-        if sets or seeds is not None or arch is not None:
-            raise MesalabError(
-                "--resume: the run keeps the config it was started with; drop --set, --seeds, --arch"
-            )
-        configure(threads)
-        run_dir = run(
-            RedDoorConfig(),
-            out,
-            resume=find_run(resume, out),
-            device=default_device(device),
-            progress=progress,
-        )
-    else:
-        cfg = flagship_config("red-door", quick, sets, {"seeds": seeds, "arch": arch})
-        assert isinstance(cfg, RedDoorConfig)
-        configure(threads)
-        run_dir = run(cfg, out, device=default_device(device), progress=progress)
-    typer.echo(f"run folder: {run_dir}")
-    typer.echo(f"report:     {run_dir / 'report.html'}")
+    run_dir = run_flagship(
+        "red-door", run, quick=quick, sets=sets, shortcuts={"seeds": seeds, "arch": arch}, out=out,
+        resume=resume, threads=threads, device=device, progress=progress,
+    )  # fmt: skip
     from mesalab.cli.runs import print_results
 
     print_results(run_dir)

@@ -35,31 +35,13 @@ def run_think_longer(
     E.g. `--set train.steps=3000 --set eval_grid=[[11,200],[31,100],[63,40]]
     --set per_side=[1,2,4]`.
     """
-    from mesalab.cli.settings import flagship_config
-    from mesalab.errors import MesalabError
-    from mesalab.experiments.think_longer.config import ThinkLongerConfig
+    from mesalab.cli.settings import run_flagship
     from mesalab.experiments.think_longer.run import run
-    from mesalab.runtime import configure, default_device
-    from mesalab.store import find_run
 
-    if resume is not None:
-        if sets or seed is not None:
-            raise MesalabError("--resume: the run keeps the config it was started with; drop --set, --seed")
-        configure(threads)
-        run_dir = run(
-            ThinkLongerConfig(),
-            out,
-            resume=find_run(resume, out),
-            device=default_device(device),
-            progress=progress,
-        )
-    else:
-        cfg = flagship_config("think-longer", quick, sets, {"seed": seed})
-        assert isinstance(cfg, ThinkLongerConfig)
-        configure(threads)
-        run_dir = run(cfg, out, device=default_device(device), progress=progress)
-    typer.echo(f"run folder: {run_dir}")
-    typer.echo(f"report:     {run_dir / 'report.html'}")
+    run_dir = run_flagship(
+        "think-longer", run, quick=quick, sets=sets, shortcuts={"seed": seed}, out=out,
+        resume=resume, threads=threads, device=device, progress=progress,
+    )  # fmt: skip
     from mesalab.store import read_json
 
     for name, entry in read_json(run_dir / "results.json")["targets"].items():

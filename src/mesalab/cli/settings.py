@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any  # click's Context and HelpFormatter: typer vendors its own click
 
 import typer
@@ -93,6 +94,43 @@ def flagship_config(
     cfg = configs.quick if quick else configs.default
     given = {k: v for k, v in (shortcuts or {}).items() if v is not None}
     return apply_sets(apply_overrides(cfg, given), sets)
+
+
+def run_flagship(
+    name: str,
+    run: Callable[..., Path],
+    *,
+    quick: bool,
+    sets: Sequence[str],
+    shortcuts: Mapping[str, Any],
+    out: Path,
+    resume: str | None,
+    threads: int | None,
+    device: str | None,
+    progress: bool,
+) -> Path:
+    """Validate everything first, then run `name` (or finish the run folder `resume`); say where."""
+    from mesalab.errors import MesalabError
+    from mesalab.runtime import configure, default_device
+    from mesalab.store import find_run
+
+    if resume is not None:
+        flags = ["--set", *(f"--{key.replace('_', '-')}" for key in shortcuts)]
+        if sets or any(value is not None for value in shortcuts.values()):
+            raise MesalabError(
+                f"--resume: the run keeps the config it was started with; drop {', '.join(flags)}"
+            )
+        configure(threads)
+        default = FLAGSHIPS[name]().default
+        resumed = find_run(resume, out)
+        run_dir = run(default, out, resume=resumed, device=default_device(device), progress=progress)
+    else:
+        cfg = flagship_config(name, quick, sets, shortcuts)
+        configure(threads)
+        run_dir = run(cfg, out, device=default_device(device), progress=progress)
+    typer.echo(f"run folder: {run_dir}")
+    typer.echo(f"report:     {run_dir / 'report.html'}")
+    return run_dir
 
 
 # ---- --help: the fields, from their docstrings ---------------------------------------------------
