@@ -243,10 +243,15 @@ def test_judge_equals_assess_infer_decide_by_hand(red_seeker) -> None:
         assert judged.inferences[name].to_dict() == by_hand.to_dict()
         judged_verdict = judged.verdicts[name].to_dict()
         confidence = judged_verdict.pop("confidence")
+        confidence_text = judged_verdict.pop("confidence_text")  # derived from the bootstrap
         assert {k: v for k, v in judged_verdict.items()} == {
-            k: v for k, v in verdict.to_dict().items() if k != "confidence"
+            k: v for k, v in verdict.to_dict().items() if k not in ("confidence", "confidence_text")
         }
         assert confidence["resamples"] > 0 and 0.0 <= confidence["confidence"] <= 1.0
+        assert (
+            confidence_text
+            == f"confidence {confidence['confidence']:.2f} ({confidence['resamples']} resamples)"
+        )
     pooled = infer_objective([red_seeker[n] for n in shifts]).to_dict()
     out = judged.to_dict()
     assert out["_pooled_shifts"] == {"inference": pooled}
