@@ -11,11 +11,11 @@ $(BIN)/python:
 	$(shell command -v $(PYTHON) >/dev/null 2>&1 && echo $(PYTHON) || echo python3) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
-$(VENV)/.core: pyproject.toml constraints.txt | $(BIN)/python
+$(VENV)/.core: pyproject.toml setup.py constraints.txt | $(BIN)/python
 	$(PIP) install --quiet -c constraints.txt -e .
 	touch $@
 
-$(VENV)/.dev: pyproject.toml constraints.txt | $(BIN)/python
+$(VENV)/.dev: pyproject.toml setup.py constraints.txt | $(BIN)/python
 	$(PIP) install --quiet -c constraints.txt -e ".[dev]"
 	touch $(VENV)/.core $@
 
@@ -23,8 +23,8 @@ demo: $(VENV)/.core
 	$(BIN)/mesalab run red-door --quick
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks setup.py
+	$(BIN)/ruff format --check src tests benchmarks setup.py
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy src

@@ -14,7 +14,8 @@ from gymnasium.vector import AutoresetMode
 
 import mesalab.envs.gridworld as gridworld
 from mesalab.envs.gridworld import DISTRIBUTIONS, RedDoorEnv, RedDoorVectorEnv, WorldSpec, gym_adapters
-from mesalab.envs.gridworld.gym_adapters import gym_id, register_gym_envs
+from mesalab.envs.gridworld.gym_adapters import register_gym_envs
+from mesalab.gym_plugin import WORLDS, gym_id
 from mesalab.registry import Registry
 
 NAMES = [name for name in DISTRIBUTIONS.names() if name.startswith(("red-door/", "oversight/"))]
@@ -77,22 +78,30 @@ def test_every_version_of_every_distribution_is_registered(monkeypatch) -> None:
             gymnasium.registry.pop(env_id, None)
 
 
-def test_a_fresh_interpreter_makes_a_world_without_importing_mesalab() -> None:
-    """Gymnasium 1.x loads no plugins: its `module:id` form imports the registering module."""
+def test_a_fresh_interpreter_makes_every_world_with_no_import_of_mesalab() -> None:
+    """The installed `mesalab-gym.pth` registers the ids when `gymnasium` is imported, and
+    nothing heavier than `mesalab.gym_plugin` is loaded until a world is made."""
     code = (
         "import sys, gymnasium\n"
-        "env = gymnasium.make('mesalab.envs.gridworld:mesalab/RedDoor-deploy-v0')\n"
+        "assert 'torch' not in sys.modules and 'mesalab.envs' not in sys.modules\n"
+        "env = gymnasium.make('mesalab/RedDoor-deploy-v0')\n"
         "obs, info = env.reset(seed=0)\n"
         "assert obs.shape == (8, 11, 11) and info == {'steps': 0}, (obs.shape, info)\n"
         "env.step(0)\n"
-        "from mesalab.envs.gridworld import DISTRIBUTIONS, gym_adapters\n"
-        "missing = [n for n in DISTRIBUTIONS.names() if gym_adapters.gym_id(n) not in gymnasium.registry]\n"
+        "from mesalab.envs.gridworld import DISTRIBUTIONS\n"
+        "from mesalab.gym_plugin import gym_id\n"
+        "missing = [n for n in DISTRIBUTIONS.names() if gym_id(n) not in gymnasium.registry]\n"
         "assert not missing, missing\n"
         "print('ok')\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "ok"
+
+
+def test_the_start_up_list_of_worlds_is_the_registry() -> None:
+    """`mesalab.gym_plugin.WORLDS` is a copy (start-up must not import the worlds): pinned here."""
+    assert list(WORLDS) == DISTRIBUTIONS.ids()
 
 
 @pytest.mark.parametrize("name", NAMES)

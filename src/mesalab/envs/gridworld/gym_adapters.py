@@ -25,8 +25,7 @@ from mesalab.envs.gridworld.distributions import DISTRIBUTIONS, get_distribution
 from mesalab.envs.gridworld.render import render_ascii, render_rgb
 from mesalab.envs.gridworld.spec import COLOURS, WorldSpec
 from mesalab.envs.gridworld.world import GridWorld
-
-GYM_NAMESPACE = "mesalab"
+from mesalab.gym_plugin import register
 
 
 def observation_space(spec: WorldSpec, obs_mode: str) -> spaces.Box:
@@ -231,13 +230,6 @@ class RedDoorVectorEnv(VectorEnv):
         )
 
 
-def gym_id(distribution: str, version: int = 0) -> str:
-    """`red-door/blue-exit` -> `mesalab/RedDoor-blue-exit-v0`; `maze` -> `mesalab/Maze-v0`."""
-    family, _, variant = distribution.partition("/")
-    camel = "".join(part.capitalize() for part in family.split("-"))
-    return f"{GYM_NAMESPACE}/{camel}{'-' + variant if variant else ''}-v{version}"
-
-
 def register_gym_envs() -> list[str]:
     """Register every version of every world distribution with Gymnasium; returns the ids.
 
@@ -245,17 +237,4 @@ def register_gym_envs() -> list[str]:
     distributions to add theirs (ids already registered are left as they are). Worlds with
     per-step terms (the oversight worlds) are symbolic only.
     """
-    ids = []
-    for versioned in DISTRIBUTIONS.ids():
-        name, version = DISTRIBUTIONS.resolve(versioned)
-        env_id = gym_id(name, version)
-        ids.append(env_id)
-        if env_id in gymnasium.registry:  # importing twice (or reloading) must not re-register
-            continue
-        gymnasium.register(
-            id=env_id,
-            entry_point="mesalab.envs.gridworld.gym_adapters:RedDoorEnv",
-            vector_entry_point="mesalab.envs.gridworld.gym_adapters:RedDoorVectorEnv",
-            kwargs={"distribution": versioned},  # this version, even once a later one exists
-        )
-    return ids
+    return register(gymnasium, DISTRIBUTIONS.ids())
