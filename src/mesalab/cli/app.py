@@ -134,3 +134,16 @@ def _check_path(name: str, value: Path, flag: str, is_default: bool) -> None:
         raise MesalabError(f"{flag} {value}: no such folder")
     elif str(value).strip() == "":
         raise MesalabError(f"{flag}: an empty path")
+
+
+def check_grid(axes: dict[str, list[Any]], seeds: int) -> None:
+    """Refuse a sweep grid of more trials than `FIELD_LIMITS['trials']`, counted before it is built."""
+    import math
+
+    from mesalab.limits import FIELD_LIMITS
+
+    count = math.prod(len(values) for values in axes.values()) * seeds
+    limit = int(FIELD_LIMITS["trials"])
+    if count > limit:
+        shape = " x ".join([*(str(len(v)) for v in axes.values()), f"{seeds} seeds"])
+        raise ConfigError("--axis/--seeds", f"the grid has {count:,} trials ({shape})", f"at most {limit:,}")

@@ -10,6 +10,7 @@ import typer
 from mesalab.cli.app import app
 from mesalab.cli.progress import progress_option, quiet_option
 from mesalab.cli.settings import threads_option
+from mesalab.store.runs import finite
 
 
 @app.command("break")
@@ -74,7 +75,7 @@ def break_model(
     write_break_report(run_dir, result)
     write_json_atomic(run_dir / "results.json", result)  # last: marks the run finished
     if as_json:
-        typer.echo(json.dumps(result, indent=2))
+        typer.echo(json.dumps(finite(result), indent=2, allow_nan=False))
         return
     worst, base = result["worst"], result["baseline"]["success"]
     s = worst["assessment"]["success"]
