@@ -74,10 +74,18 @@ FIELD_LIMITS: dict[str, float] = {
     "layers": 256,
     "n_layers": 256,
     "heads": 256,
+    "n_heads": 256,
+    "d_mlp": 65_536,
+    "token_dim": 4096,
+    "channels": 4096,
+    "in_channels": 4096,
+    "pixel_features": 4096,
+    "horizon": 100_000,
     "default_iterations": 10_000,
     "hooked_iterations": 10_000,
     # repetitions: each one a training run
     "seeds": 1000,
+    "batch": 1024,
     "trials": 100_000,
     # scales of sampled inputs and weights: float32 overflows near 3e38, and squares of
     # these enter least squares, so 1e6 keeps every product finite

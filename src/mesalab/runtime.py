@@ -54,7 +54,7 @@ def default_device(requested: str | torch.device | None = None) -> torch.device:
     """`requested` if given ('cpu', 'cuda', 'cuda:1'), else CUDA when available, else CPU."""
     if isinstance(requested, torch.device):
         return requested
-    if requested:
+    if requested is not None:
         try:
             device = torch.device(requested)
         except (RuntimeError, ValueError):
