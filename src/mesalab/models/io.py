@@ -36,23 +36,18 @@ FORMAT = "mesalab-model/1"
 def save_model(
     model: nn.Module, path: Path | str, kind: str, config: Config, meta: dict | None = None
 ) -> Path:
-    """Write `path.safetensors` and `path.json`; returns the safetensors path."""
+    """Write `path.json`, then `path.safetensors` (its presence marks the pair complete);
+    returns the safetensors path."""
     stem = _stem(Path(path))
     stem.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     weights = stem.with_suffix(".safetensors")
     metadata = {"format": FORMAT, "kind": kind, "config": canonical_json(config.to_dict())}
+    sidecar = {"format": FORMAT, "kind": kind, "config": config.to_dict(), "mesalab_version": __version__}
+    # the sidecar first, the weights last (each atomically): a model's weights file exists only
+    # beside its sidecar, so a run killed between the two sees no model and trains it again
+    write_json_atomic(stem.with_suffix(".json"), {**sidecar, **(meta or {})})
     write_bytes_atomic(weights, _sorted_header(safetensors.torch.save(tensors, metadata=metadata)))
-    write_json_atomic(
-        stem.with_suffix(".json"),
-        {
-            "format": FORMAT,
-            "kind": kind,
-            "config": config.to_dict(),
-            "mesalab_version": __version__,
-            **(meta or {}),
-        },
-    )
     return weights
 
 
