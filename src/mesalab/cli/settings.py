@@ -116,7 +116,7 @@ def run_flagship(
     if resume is not None:
         resumed = find_run(resume, out)
         cfg = resumable_config(name, resumed, quick, sets, shortcuts)
-        configure(threads)
+        configure(resumed_threads(resumed, threads))
         dev = default_device(device)
         if (resumed / "results.json").exists():
             typer.echo(f"{resumed.name} is finished: nothing to resume (its results are kept)")
@@ -159,6 +159,21 @@ def resumable_config(
             f"change {fields} (allowed: flags that repeat the stored config, or none)"
         )
     return stored
+
+
+def resumed_threads(folder: Path, threads: int | None) -> int | None:
+    """The thread count a resumed run continues on: the one it started with (results are
+    bit-equal at one count, not across counts); another `--threads` is refused."""
+    from mesalab.errors import MesalabError
+    from mesalab.store import read_json
+
+    stored = read_json(folder / "config.json").get("threads")
+    if threads is not None and stored is not None and threads != stored:
+        raise MesalabError(
+            f"--threads {threads}: {folder.name} was started on {stored} threads, and results are "
+            f"bit-equal only at one thread count (allowed: {stored}, or leave --threads out)"
+        )
+    return threads if threads is not None else stored
 
 
 # ---- --help: the fields, from their docstrings ---------------------------------------------------

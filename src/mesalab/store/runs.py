@@ -158,12 +158,21 @@ def create_run_dir(
             "experiment": experiment,
             "config": config.to_dict(),
             "config_hash": config.stable_hash(),
+            "threads": _torch_threads(),  # beside the config, not in its hash: see README, determinism
             "mesalab_version": __version__,
             "schema_version": SCHEMA_VERSION,
             "created": dt.datetime.now().isoformat(timespec="seconds"),
         },
     )
     return path
+
+
+def _torch_threads() -> int | None:
+    """Torch's intra-op thread count: results are bit-equal at one count, not across counts."""
+    import sys
+
+    torch = sys.modules.get("torch")  # not imported for it: a run that has no torch has no count
+    return int(torch.get_num_threads()) if torch is not None else None
 
 
 @dataclasses.dataclass(frozen=True)
