@@ -86,6 +86,7 @@ FIELD_LIMITS: dict[str, float] = {
     # repetitions: each one a training run
     "seeds": 1000,
     "batch": 1024,
+    "workers": 1024,
     "trials": 100_000,
     # scales of sampled inputs and weights: float32 overflows near 3e38, and squares of
     # these enter least squares, so 1e6 keeps every product finite
