@@ -176,10 +176,20 @@ def test_bad_set_is_one_line_exit_2_nothing_written(
 
 
 def test_red_door_resume_refuses_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mesalab.experiments.red_door import RedDoorConfig
+    from mesalab.store import create_run_dir
+
+    folder = create_run_dir("red-door", RedDoorConfig(), tmp_path / "r", name="x")
+    before = sorted(tmp_path.rglob("*"))
     args = ["run", "red-door", "--resume", "x", "--set", "seeds=2", "--out", str(tmp_path / "r")]
     assert main(args) == 2
-    assert "--resume: the run keeps the config it was started with" in capsys.readouterr().err
-    assert not any(tmp_path.iterdir())
+    err = capsys.readouterr().err
+    assert (
+        "--resume: the run keeps the config it was started with" in err and "seeds (3 stored, 2 asked)" in err
+    )
+    assert sorted(tmp_path.rglob("*")) == before
+    assert main([*args[:4], "--set", "seeds=3", "--out", str(folder.parent), "--quick"]) == 2  # --quick too
+    assert "--resume: the run keeps the config" in capsys.readouterr().err
 
 
 def _help(args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch) -> str:

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
+import safetensors.torch
 
 from mesalab import config as config_module
 from mesalab.config import Config
@@ -82,6 +83,8 @@ def test_a_ppo_checkpoint_written_with_shaping_resumes(tmp_path: Path) -> None:
     counters = json.loads((tmp_path / "checkpoint.json").read_text())
     counters["config"] = {**cfg.to_dict(), "shaping": 0.0}  # as the older version wrote it
     (tmp_path / "checkpoint.json").write_text(json.dumps(counters))
+    weights = str(tmp_path / "checkpoint.safetensors")  # older versions kept the counters only in the JSON
+    safetensors.torch.save_file(safetensors.torch.load_file(weights), weights)
     result = ppo.train(
         cfg, GridWorld(spec, 16, seed=5), ActorCritic(PolicyConfig(size=5)), None, tmp_path, True, False
     )

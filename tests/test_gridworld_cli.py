@@ -94,7 +94,7 @@ BAD_INPUT = {
         "max_objects: maze too small for its objects",
     ),
     "non-positive size": (["show", "red-door/train", "--set", "size=0"], "size: must be odd and >= 5"),
-    "batch size 0": (["show", "red-door/train", "--batch", "0"], "batch_size: must be positive"),
+    "batch size 0": (["show", "red-door/train", "--batch", "0"], "--batch: must be >= 1"),
     "negative seed": (["show", "red-door/train", "--seed", "-1"], "seed: must be >= 0"),
 }
 """Run as subprocesses: exit code, one line on stderr, no traceback, no file."""

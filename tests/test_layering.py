@@ -38,7 +38,7 @@ import pytest
 import mesalab
 
 PACKAGE_DIR = Path(mesalab.__file__).parent
-CORE = ("config", "registry", "seeding", "hooks", "errors", "runtime", "store")
+CORE = ("config", "registry", "seeding", "hooks", "errors", "limits", "runtime", "store")
 """The core: imports nothing above it."""
 TOP = ("experiments", "cli")
 """The only parts that may import everything."""

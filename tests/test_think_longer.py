@@ -192,7 +192,7 @@ def test_bad_config_is_refused() -> None:
         (["--set", "per_side=[0,2]"], "per_side"),
         (["--set", "eval_grid=[[3,10]]"], "odd and >= 5"),
         (["--set", "train.steps=0"], "steps"),
-        (["--resume", "x", "--set", "seed=2"], "--resume: the run keeps the config"),
+        (["--resume", "x", "--set", "seed=2"], "run 'x' not found"),
     ],
 )
 def test_cli_bad_input_is_one_line_and_writes_nothing(

@@ -3,7 +3,8 @@
 Every config in mesalab is a `@dataclass(frozen=True)` that inherits `Config`, with a
 docstring under each field (read by `field_docs`, shown by the CLI and the reports).
 Values are validated at the boundary: `Config.from_dict` checks types with pydantic and
-each class's `validate()` checks ranges; both raise `ConfigError` naming the field. A field
+`mesalab.limits` bounds every field (finite floats, size-like fields by name); each
+class's `validate()` checks ranges; all raise `ConfigError` naming the field. A field
 a config no longer has is listed in its `RETIRED_FIELDS`, so run folders written before
 still load: `from_dict` drops it with a one-line note.
 
@@ -34,6 +35,7 @@ from typing import Any, ClassVar, Self
 import pydantic
 
 from mesalab.errors import ConfigError
+from mesalab.limits import check_value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +49,8 @@ class Config:
     so a config hashes as it did before the field retired and old sweeps still resume."""
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # the rules every field obeys (`mesalab.limits`)
+            check_value(f.name, getattr(self, f.name))
         self.validate()
 
     def validate(self) -> None:

@@ -1,7 +1,7 @@
 """The `mesalab` command line: parses, dispatches, and turns user errors into one line.
 
-Any `MesalabError` (a bad name, field, path or file) prints `error: ...` on stderr and
-exits with code 2, without a traceback.
+Every user error (a parse error, a bad name, field, path, file or limit) prints one
+`error: ...` line on stderr and exits with code 2, without a traceback: see `boundary`.
 """
 
 from __future__ import annotations
@@ -22,26 +22,16 @@ from mesalab.cli import tune as _tune  # noqa: F401
 # Each module adds its commands to `app` (or to `run_app`) when imported.
 from mesalab.cli import worlds as _worlds  # noqa: F401
 from mesalab.cli import zoo as _zoo  # noqa: F401
-from mesalab.cli.app import app, show_every_default
-from mesalab.errors import MesalabError
+from mesalab.cli.app import app, guard_options, show_every_default
+from mesalab.cli.boundary import invoke
 
 show_every_default(app)
+guard_options(app)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `mesalab` script."""
-    try:
-        # standalone mode: Typer prints usage errors itself (exit code 2) and raises SystemExit
-        app(args=argv, prog_name="mesalab")
-    except MesalabError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    return 0
+    """Entry point of the `mesalab` script: the exit code; user errors end as one line (`boundary`)."""
+    return invoke(app, argv)
 
 
 __all__ = ["app", "main"]

@@ -10,6 +10,7 @@ import typer
 from mesalab.cli.app import app
 from mesalab.cli.progress import progress_option, quiet_option
 from mesalab.cli.settings import threads_option
+from mesalab.store.runs import finite
 
 
 @app.command("break")
@@ -34,6 +35,7 @@ def break_model(
     quiet: bool = quiet_option(),
 ) -> None:
     """Search exit colour, object colour and count (and size) for the worst shift; give its verdict."""
+    from mesalab.cli.paths import check_writable_dir
     from mesalab.errors import MesalabError
     from mesalab.runtime import configure
     from mesalab.store import create_run_dir, write_json_atomic
@@ -45,10 +47,11 @@ def break_model(
     )
 
     configure(threads)
-    try:
-        size_list = tuple(int(s) for s in sizes.split(",") if s.strip())
-    except ValueError:
-        raise MesalabError(f"--sizes {sizes!r}: expected odd integers such as 9,11,13") from None
+    items = [s.strip() for s in sizes.split(",")] if sizes.strip() else []
+    if not all(s.isdigit() for s in items):
+        raise MesalabError(f"--sizes {sizes!r}: expected odd integers such as 9,11,13")
+    size_list = tuple(int(s) for s in items)
+    check_writable_dir(out, "--out")
     policy, obs_mode, model_size = load_policy(model)
     if world is None:
         world = "red-door/train"
@@ -72,7 +75,7 @@ def break_model(
     write_break_report(run_dir, result)
     write_json_atomic(run_dir / "results.json", result)  # last: marks the run finished
     if as_json:
-        typer.echo(json.dumps(result, indent=2))
+        typer.echo(json.dumps(finite(result), indent=2, allow_nan=False))
         return
     worst, base = result["worst"], result["baseline"]["success"]
     s = worst["assessment"]["success"]

@@ -45,6 +45,7 @@ def icl_gd(
         cfg = with_steps(cfg, steps)
     cfg = apply_sets(cfg, sets)  # after --steps: an explicit field wins
     runtime.configure(threads)
+    runtime.default_device(device)  # a bad --device fails before the bar and the run folder
     total = cfg.lsa1_steps + cfg.lsa3_steps + cfg.softmax_steps
     if not progress:
         run_dir = run(cfg, out, device)

@@ -11,6 +11,7 @@ import typer
 from mesalab.cli.app import app
 from mesalab.cli.progress import progress_option
 from mesalab.cli.settings import threads_option
+from mesalab.store.runs import finite
 
 
 @app.command("runs")
@@ -204,7 +205,7 @@ def assess_model(
         "verdict": verdict.to_dict(),
     }
     if as_json:
-        typer.echo(json.dumps(result, indent=2))
+        typer.echo(json.dumps(finite(result), indent=2, allow_nan=False))
         return
     s = shifted.success()
     typer.echo(

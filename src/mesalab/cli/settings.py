@@ -110,20 +110,19 @@ def run_flagship(
     progress: bool,
 ) -> Path:
     """Validate everything first, then run `name` (or finish the run folder `resume`); say where."""
-    from mesalab.errors import MesalabError
     from mesalab.runtime import configure, default_device
     from mesalab.store import find_run
 
     if resume is not None:
-        flags = ["--set", *(f"--{key.replace('_', '-')}" for key in shortcuts)]
-        if sets or any(value is not None for value in shortcuts.values()):
-            raise MesalabError(
-                f"--resume: the run keeps the config it was started with; drop {', '.join(flags)}"
-            )
-        configure(threads)
-        default = FLAGSHIPS[name]().default
         resumed = find_run(resume, out)
-        run_dir = run(default, out, resume=resumed, device=default_device(device), progress=progress)
+        cfg = resumable_config(name, resumed, quick, sets, shortcuts)
+        configure(resumed_threads(resumed, threads))
+        dev = default_device(device)
+        if (resumed / "results.json").exists():
+            typer.echo(f"{resumed.name} is finished: nothing to resume (its results are kept)")
+            run_dir = resumed
+        else:
+            run_dir = run(cfg, out, resume=resumed, device=dev, progress=progress)
     else:
         cfg = flagship_config(name, quick, sets, shortcuts)
         configure(threads)
@@ -131,6 +130,50 @@ def run_flagship(
     typer.echo(f"run folder: {run_dir}")
     typer.echo(f"report:     {run_dir / 'report.html'}")
     return run_dir
+
+
+def resumable_config(
+    name: str, folder: Path, quick: bool, sets: Sequence[str], shortcuts: Mapping[str, Any]
+) -> Config:
+    """The config stored in the run folder `folder`, checked: it must be a `name` run, and
+    any `--quick`, shortcut or `--set` given must describe that same config (they cannot
+    change a run half done); a field they would change is refused, by name."""
+    from mesalab.errors import MesalabError
+    from mesalab.store import read_json
+
+    record = read_json(folder / "config.json")
+    if not isinstance(record, dict) or record.get("experiment") != name:
+        found = record.get("experiment") if isinstance(record, dict) else None
+        raise MesalabError(
+            f"--resume {folder}: holds a {found!r} run, not {name} (allowed: a {name} run folder)"
+        )
+    stored = type(FLAGSHIPS[name]().default).from_dict(record["config"])
+    if not (quick or sets or any(v is not None for v in shortcuts.values())):
+        return stored
+    asked = flagship_config(name, quick, sets, shortcuts)
+    differ = stored.diff(asked)
+    if differ:
+        fields = ", ".join(f"{key} ({old!r} stored, {new!r} asked)" for key, old, new in differ[:4])
+        raise MesalabError(
+            f"--resume: the run keeps the config it was started with; for {folder.name} the flags "
+            f"change {fields} (allowed: flags that repeat the stored config, or none)"
+        )
+    return stored
+
+
+def resumed_threads(folder: Path, threads: int | None) -> int | None:
+    """The thread count a resumed run continues on: the one it started with (results are
+    bit-equal at one count, not across counts); another `--threads` is refused."""
+    from mesalab.errors import MesalabError
+    from mesalab.store import read_json
+
+    stored = read_json(folder / "config.json").get("threads")
+    if threads is not None and stored is not None and threads != stored:
+        raise MesalabError(
+            f"--threads {threads}: {folder.name} was started on {stored} threads, and results are "
+            f"bit-equal only at one thread count (allowed: {stored}, or leave --threads out)"
+        )
+    return threads if threads is not None else stored
 
 
 # ---- --help: the fields, from their docstrings ---------------------------------------------------

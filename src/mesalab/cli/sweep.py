@@ -40,6 +40,7 @@ def sweep(
     --set fixes a field of every trial (the sweep's base config); --axis varies one.
     """
     import mesalab.experiments  # noqa: F401  the flagships register their sweep trials
+    from mesalab.cli.app import check_grid
     from mesalab.errors import MesalabError
     from mesalab.overrides import apply_sets
     from mesalab.sweep.experiment import get_sweep_experiment, parse_axis
@@ -54,6 +55,7 @@ def sweep(
         if key in axes:
             raise MesalabError(f"--axis {key!r} given twice; list all its values in one --axis")
         axes[key] = values
+    check_grid(axes, seeds)
     result = run_sweep(
         exp,
         axes,  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from mesalab.store.runs import write_text_atomic
+from mesalab.store.runs import finite, write_text_atomic
 
 
 class MetricsLogger:
@@ -38,7 +38,7 @@ class MetricsLogger:
         row: dict[str, Any] = {"step": int(step), **({"tag": self.tag} if self.tag else {}), **clean}
         self.history.append({"step": float(step), **clean})
         if self._handle is not None:
-            self._handle.write(json.dumps(row) + "\n")
+            self._handle.write(json.dumps(finite(row), allow_nan=False) + "\n")
             self._handle.flush()
         self._write_scalars(int(step), clean)
 
@@ -63,7 +63,9 @@ class MetricsLogger:
         if self.path is not None and self._handle is not None:
             self._handle.close()
             kept = [row for row in read_metrics(self.path) if not _drop(row, self.tag, step)]
-            write_text_atomic(self.path, "".join(json.dumps(row) + "\n" for row in kept))
+            write_text_atomic(
+                self.path, "".join(json.dumps(finite(row), allow_nan=False) + "\n" for row in kept)
+            )
             self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
             mine = [row for row in kept if row.get("tag", "") == self.tag]
         if self.tensorboard_dir is None:

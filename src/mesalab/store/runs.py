@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -69,7 +70,24 @@ RECORD_FILES = frozenset({"results.json", "sweep.json", "audit.json", "config.js
 def write_json_atomic(path: Path, data: Any) -> None:
     if path.name in RECORD_FILES and isinstance(data, dict) and "schema_version" not in data:
         data = {"schema_version": SCHEMA_VERSION, **data}
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
+    text = json.dumps(finite(data), indent=2, sort_keys=False, default=_json_default, allow_nan=False)
+    write_text_atomic(path, text + "\n")
+
+
+def finite(value: Any) -> Any:
+    """`value` with every NaN or infinite float as `None` (JSON `null`): strict JSON readers
+    refuse the bare `NaN` and `Infinity` that Python's json writes by default."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, str):
+        return finite(value.tolist())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return finite(_json_default(value))
+    return value
 
 
 def read_json(path: Path) -> Any:
@@ -140,12 +158,21 @@ def create_run_dir(
             "experiment": experiment,
             "config": config.to_dict(),
             "config_hash": config.stable_hash(),
+            "threads": _torch_threads(),  # beside the config, not in its hash: see README, determinism
             "mesalab_version": __version__,
             "schema_version": SCHEMA_VERSION,
             "created": dt.datetime.now().isoformat(timespec="seconds"),
         },
     )
     return path
+
+
+def _torch_threads() -> int | None:
+    """Torch's intra-op thread count: results are bit-equal at one count, not across counts."""
+    import sys
+
+    torch = sys.modules.get("torch")  # not imported for it: a run that has no torch has no count
+    return int(torch.get_num_threads()) if torch is not None else None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,7 +19,7 @@ from torch import nn
 from mesalab.envs.gridworld.state import GridState
 from mesalab.envs.gridworld.world import GridWorld
 from mesalab.errors import MesalabError
-from mesalab.store.runs import write_json_atomic
+from mesalab.store.runs import write_bytes_atomic, write_json_atomic
 
 _STATE_FIELDS = ("walls", "agent", "start", "targets", "colours", "start_dist", "steps")
 
@@ -32,7 +32,8 @@ def save_checkpoint(
     generator: torch.Generator,
     counters: dict[str, Any],
 ) -> None:
-    """Write `folder/checkpoint.safetensors` and `folder/checkpoint.json` (JSON last)."""
+    """Write `folder/checkpoint.safetensors` (tensors and counters, atomically) and a readable
+    copy of the counters in `folder/checkpoint.json`."""
     folder.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {f"policy.{k}": v for k, v in policy.state_dict().items()}
     optim_state = optimizer.state_dict()
@@ -44,10 +45,12 @@ def save_checkpoint(
     tensors["world.episode"] = world.episode
     tensors["rng"] = generator.get_state()
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-    tmp = folder / "checkpoint.safetensors.tmp"
-    safetensors.torch.save_file(tensors, str(tmp))
-    tmp.replace(folder / "checkpoint.safetensors")
-    write_json_atomic(folder / "checkpoint.json", {"param_groups": optim_state["param_groups"], **counters})
+    record = {"param_groups": optim_state["param_groups"], **counters}
+    # the counters ride in the weights file's own metadata: one file, renamed into place, so a
+    # kill leaves the old checkpoint or the new one, never new weights beside old counters
+    metadata = {"checkpoint": json.dumps(record, sort_keys=True)}
+    write_bytes_atomic(folder / "checkpoint.safetensors", safetensors.torch.save(tensors, metadata=metadata))
+    write_json_atomic(folder / "checkpoint.json", record)  # for people; loading reads the metadata
 
 
 def load_checkpoint(
@@ -59,10 +62,14 @@ def load_checkpoint(
 ) -> dict[str, Any]:
     """Restore everything `save_checkpoint` wrote; returns the counters."""
     meta_path, weights = folder / "checkpoint.json", folder / "checkpoint.safetensors"
-    if not (meta_path.exists() and weights.exists()):
+    if not weights.is_file():
         raise MesalabError(f"{folder}: no complete checkpoint to resume from")
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        with safetensors.safe_open(str(weights), framework="pt") as handle:
+            inner = (handle.metadata() or {}).get("checkpoint")
+        if inner is None and not meta_path.exists():  # written before the counters moved inside
+            raise MesalabError(f"{folder}: no complete checkpoint to resume from")
+        meta = json.loads(inner if inner is not None else meta_path.read_text(encoding="utf-8"))
         tensors = safetensors.torch.load_file(str(weights))
     except (json.JSONDecodeError, safetensors.SafetensorError, OSError) as exc:
         raise MesalabError(

@@ -85,6 +85,7 @@ class GridWorld:
             f"the fused step is a CPU kernel, not for device {device}",
             "fused=False on other devices",
         )
+        _check_memory(spec, batch_size, obs_mode)
         self.spec, self.seed, self.obs_mode, self.autoreset = spec, seed, obs_mode, autoreset
         self.batch_size, self.device = batch_size, torch.device(device)
         ids = torch.arange(batch_size) if world_ids is None else torch.as_tensor(world_ids)
@@ -362,3 +363,17 @@ class GridWorld:
         self._draw_moduli = torch.tensor(moduli, dtype=torch.int64, device=self.device)
         self._exit_map = colour_map(spec.exit_colours, self.device)
         self._object_map = colour_map(spec.object_colours or ("red",), self.device)
+
+
+def _check_memory(spec: WorldSpec, batch_size: int, obs_mode: str) -> None:
+    """Refuse a world whose tensors would pass the memory budget, before allocating them:
+    per world its observation and a few int64 state planes; per layout 9 boolean grids."""
+    from mesalab.envs.gridworld.observations import SPRITE
+    from mesalab.limits import check_bytes
+
+    cells = spec.size * spec.size
+    per_world = cells * (3 * SPRITE * SPRITE if obs_mode == "pixels" else 4 * len(spec.channels) + 32)
+    check_bytes(batch_size * per_world, "batch_size", f"{batch_size} worlds of {spec.size}x{spec.size}")
+    check_bytes(
+        spec.num_layouts * cells * 9, "num_layouts", f"{spec.num_layouts} layouts of {spec.size}x{spec.size}"
+    )
