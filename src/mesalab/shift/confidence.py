@@ -60,7 +60,9 @@ def bootstrap_verdict(
         train_rate = float((train_counts[r] * train_ok).sum()) / train.episodes
         shift_rate = float((shift_counts[r] * shift_ok).sum()) / shifted.episodes
         feature = None if features is None else float(features[r])
-        inference = inference_from_loglik(tables, logliks[r], round(float(steps_each[r])), feature_loglik=feature)
+        inference = inference_from_loglik(
+            tables, logliks[r], round(float(steps_each[r])), feature_loglik=feature
+        )
         again = decide_verdict(train_rate, shift_rate, inference, cfg)
         same_label += again.label == verdict.label
         same += (again.label, again.proxy) == (verdict.label, verdict.proxy)

@@ -143,7 +143,12 @@ def judge_assessments(
             verdicts[name] = decide_verdict(train_success, shifted, inferences[name], verdict)
             if resamples > 0:
                 verdicts[name].confidence = bootstrap_verdict(
-                    assessments[trained_on], assessments[name], verdicts[name], verdict, resamples, tables=tables
+                    assessments[trained_on],
+                    assessments[name],
+                    verdicts[name],
+                    verdict,
+                    resamples,
+                    tables=tables,
                 )
     ordered = {name: assessments[name] for name in (trained_on, *shifts)}
     together = infer_objective([assessments[n] for n in shifts]) if pooled else None
