@@ -72,7 +72,7 @@ def end_cells(assessments: list[Assessment], top: int = 3) -> list[dict[str, flo
     size = assessments[0].start_states.size
     total = sum(a.episodes for a in assessments)
     counts = torch.bincount(torch.tensor(ends))
-    share, cell = counts.float().sort(descending=True)
+    share, cell = counts.float().sort(descending=True, stable=True)  # ties: lowest cell first, as argmax
     return [
         {"row": int(c) // size, "col": int(c) % size, "share": float(n) / total}
         for n, c in zip(share[:top].tolist(), cell[:top].tolist(), strict=True)
