@@ -15,8 +15,9 @@ every target has one shape channel and one colour channel, so adding k to the sh
 taking it from the colours changes nothing, and the penalty picks the smallest weights.
 Weights are in steps: `w_red - w_blue = 5` means red is worth a 5-step detour over blue.
 
-The fit runs once per inference on all its steps (a few tens of milliseconds for 300
-episodes); the bootstrap reweights its per-step log-likelihoods and does not refit.
+The fit runs once per inference on all its steps (about 30 evaluations of an `(S, 4, T)`
+tensor: 0.8 to 4 s for 300 episodes on a 2-vCPU machine at load 9); the bootstrap reweights
+its per-step log-likelihoods and does not refit.
 """
 
 from __future__ import annotations
