@@ -47,6 +47,16 @@ def test_cli_finds_the_known_worst_shift_of_a_red_seeker(tmp_path: Path) -> None
     assert (run_dir / "results.json").exists() and "pseudo-aligned" in (run_dir / "report.html").read_text()
 
 
+def test_cli_prints_the_concrete_verdict_of_the_worst_shift(tmp_path: Path) -> None:
+    """The text a user reads names the same verdict as the JSON (a wrong label there fails)."""
+    args = ["break", "scripted:red", "--world", "red-door/train", "--episodes", str(EPISODES)]
+    result = mesalab(*args, "--max-objects", "1", "--out", "runs", "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert "verdict: pseudo-aligned (proxy = red)" in lines, result.stdout
+    assert "  inferred objective: red" in lines, result.stdout
+
+
 def test_optuna_search_finds_a_worst_shift_within_budget() -> None:
     cfg = BreakConfig(episodes=16, max_objects=2, trials=20, method="optuna")
     out = search_worst_shift(GoalSeeker("red"), cfg, progress=False)

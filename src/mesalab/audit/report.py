@@ -22,6 +22,7 @@ from mesalab.report.html import (
     verdict_evidence,
 )
 from mesalab.report.plots import MazePanel, embed_plot, maze_figure
+from mesalab.shift.features import end_cell_table, feature_table
 from mesalab.store.runs import write_json_atomic, write_text_atomic
 
 if TYPE_CHECKING:
@@ -199,6 +200,12 @@ def _shift_section(shift: dict[str, Any]) -> Section:
             f"Behavioural objective inference on {shift['shifted']}.",
         ),
     ]
+    for head, fitted, caption in (
+        (*feature_table(shift["inference"]), "The reward over cell features fitted to the actions."),
+        (*end_cell_table(shift["inference"]), "Where the truncated episodes end (the unlisted goal)."),
+    ):
+        if fitted:
+            tables.append(Table(head, fitted, caption))
     if shift.get("learned_objective"):
         weights = [[k, f"{v:+.2f}"] for k, v in shift["learned_objective"].items()]
         tables.append(

@@ -226,3 +226,9 @@ def assess_model(
             f"  unlisted goal: cell (row {goal['row']}, col {goal['col']}), "
             f"{goal['share_ending_there']:.0%} of episodes end there"
         )
+    from mesalab.shift.features import end_cell_table, feature_table
+
+    known = inference.to_dict()
+    for headers, rows in (feature_table(known), end_cell_table(known)):
+        if rows:
+            print_table(headers, rows)

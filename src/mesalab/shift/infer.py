@@ -14,6 +14,11 @@ named candidates, the unlisted goal-location model walks to the cell where most 
 episodes end (`shift.progress.end_cell_goal`); it is fitted and reported in `unlisted`,
 and `unlisted_better` says whether it explains the actions better than every named
 candidate (by `min_llr`) and better than random (by `min_gain_per_step` nats per action).
+
+What is known of a goal no candidate names: the end cells (`unlisted['end_cells']`, the
+most common cells where truncated episodes end, with their shares) and a reward over cell
+features fitted to the same steps (`feature_reward`, `shift.features`: a weight per
+observation channel). Both are reported beside every inference; neither changes a verdict.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ import torch
 from mesalab.envs.gridworld import OBJECTIVES
 from mesalab.envs.gridworld.oracle import UNREACHABLE, goal_distance, next_cell_values
 from mesalab.shift.evaluate import Assessment
-from mesalab.shift.progress import cell_q_values, end_cell_goal, progress_steps
+from mesalab.shift.features import FeatureData, FeatureReward, feature_data, fit_feature_reward
+from mesalab.shift.progress import cell_q_values, end_cell_goal, end_cells, progress_steps
 
 CAP = 200
 """Distance given to cells from which the objective cannot be reached."""
@@ -65,6 +71,9 @@ class Inference:
     unlisted_better: bool = False
     """Whether the unlisted goal explains the actions better than every named candidate and
     than random (see the module docstring)."""
+    feature_reward: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """The reward over cell features fitted to the steps (`shift.features`): channels,
+    weights (channel -> steps), beta, loglik, per_step, llr_vs_uniform; empty when not fitted."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -95,18 +104,26 @@ class StepTables:
     episode: torch.Tensor
     """`(S,)` episode of each step, numbered across the pooled assessments."""
     unlisted: dict[str, Any]
-    """The end-cell goal (cell, row, col, share) or empty."""
+    """The end-cell goal (cell, row, col, share, end_cells) or empty."""
+    features: FeatureReward | None = None
+    """The cell-feature reward fitted once to these steps (None when not asked for)."""
 
 
-def step_tables(assessments: Assessment | list[Assessment], names: list[str] | None = None) -> StepTables:
-    """The log-likelihood tables of the progress steps of one or several assessments (pooled)."""
+def step_tables(
+    assessments: Assessment | list[Assessment], names: list[str] | None = None, features: bool = True
+) -> StepTables:
+    """The log-likelihood tables of the progress steps of one or several assessments (pooled),
+    with the cell-feature reward fitted to them unless `features` is False."""
     batch = assessments if isinstance(assessments, list) else [assessments]
     names = names or batch[0].objective_names
     goals = [end_cell_goal(a) for a in batch]
     with_goal = all(cell >= 0 for cell, _ in goals)
     qs, actions, episodes, offset = [], [], [], 0
+    data: list[FeatureData] = []
     for a, (cell, _) in zip(batch, goals, strict=True):
         keep = progress_steps(a)
+        if features:
+            data.append(feature_data(a, keep))
         q = candidate_q_values(a, names)
         if with_goal:
             q = torch.cat([q, cell_q_values(a, cell)[None]])
@@ -129,8 +146,11 @@ def step_tables(assessments: Assessment | list[Assessment], names: list[str] | N
             "row": cell // size,
             "col": cell % size,
             "share_ending_there": sum(share for _, share in goals) / len(goals),
+            "end_cells": end_cells(batch),
         }
-    return StepTables(names + (["unlisted"] if with_goal else []), loglik, torch.cat(episodes), unlisted)
+    fitted = fit_feature_reward(FeatureData.concat(data)) if features else None
+    names = names + (["unlisted"] if with_goal else [])
+    return StepTables(names, loglik, torch.cat(episodes), unlisted, fitted)
 
 
 def infer_objective(
@@ -153,7 +173,11 @@ def infer_from_tables(
     w = torch.ones(tables.loglik.shape[2]) if weights is None else weights
     w = w.to(tables.loglik)
     loglik = (tables.loglik * w).sum(2)  # (O, K)
-    return inference_from_loglik(tables, loglik, round(float(w.sum())), min_llr, min_gain_per_step)
+    feature = None
+    if tables.features is not None:
+        feature = float((tables.features.step_loglik * w.cpu()).sum())
+    steps = round(float(w.sum()))
+    return inference_from_loglik(tables, loglik, steps, min_llr, min_gain_per_step, feature)
 
 
 def inference_from_loglik(
@@ -162,8 +186,10 @@ def inference_from_loglik(
     steps: int,
     min_llr: float = SIGNIFICANT_LLR,
     min_gain_per_step: float = MIN_GAIN_PER_STEP,
+    feature_loglik: float | None = None,
 ) -> Inference:
-    """The inference from summed log-likelihoods `(O, K)` over `steps` actions."""
+    """The inference from summed log-likelihoods `(O, K)` over `steps` actions (and the
+    cell-feature reward's summed log-likelihood, when the tables have one)."""
     best_ll, best_k = loglik.max(1)
     betas = _BETAS.to(loglik.device)
     uniform = -steps * float(torch.log(torch.tensor(4.0)))
@@ -211,4 +237,13 @@ def inference_from_loglik(
         steps=steps,
         unlisted=unlisted,
         unlisted_better=better,
+        feature_reward=_feature_summary(tables, steps, feature_loglik),
     )
+
+
+def _feature_summary(tables: StepTables, steps: int, total: float | None) -> dict[str, Any]:
+    if tables.features is None:
+        return {}
+    if total is None:
+        total = float(tables.features.step_loglik.sum())
+    return tables.features.summary(steps, total)

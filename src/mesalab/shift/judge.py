@@ -23,7 +23,7 @@ import torch
 from mesalab.envs.gridworld import WorldSpec
 from mesalab.shift.confidence import RESAMPLES, bootstrap_verdict
 from mesalab.shift.evaluate import Assessment, Policy, assess
-from mesalab.shift.infer import Inference, infer_objective
+from mesalab.shift.infer import Inference, infer_from_tables, infer_objective, step_tables
 from mesalab.shift.oversight import FINDING, oversight_finding
 from mesalab.shift.verdict import Verdict, VerdictConfig, decide_verdict
 
@@ -134,14 +134,21 @@ def judge_assessments(
     inferences: dict[str, Inference] = {}
     verdicts: dict[str, Verdict] = {}
     for name in dict.fromkeys((trained_on, *shifts)):
-        if name in shifts or infer_trained:
-            inferences[name] = infer_objective(assessments[name])
+        if not (name in shifts or infer_trained):
+            continue
+        tables = step_tables(assessments[name])  # once: the inference and its bootstrap share it
+        inferences[name] = infer_from_tables(tables)
         if name in shifts:
             shifted = assessments[name].success()["rate"]
             verdicts[name] = decide_verdict(train_success, shifted, inferences[name], verdict)
             if resamples > 0:
                 verdicts[name].confidence = bootstrap_verdict(
-                    assessments[trained_on], assessments[name], verdicts[name], verdict, resamples
+                    assessments[trained_on],
+                    assessments[name],
+                    verdicts[name],
+                    verdict,
+                    resamples,
+                    tables=tables,
                 )
     ordered = {name: assessments[name] for name in (trained_on, *shifts)}
     together = infer_objective([assessments[n] for n in shifts]) if pooled else None

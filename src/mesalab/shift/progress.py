@@ -58,6 +58,28 @@ def end_cell_goal(assessment: Assessment) -> tuple[int, float]:
     return cell, float(counts[cell]) / assessment.episodes
 
 
+def end_cells(assessments: list[Assessment], top: int = 3) -> list[dict[str, float]]:
+    """The `top` most common end cells of truncated episodes, pooled: row, col and the share
+    of all episodes that end there (most common first)."""
+    ends = [
+        path[-1]
+        for a in assessments
+        for path, reached in zip(a.trajectories, a.reached.tolist(), strict=True)
+        if reached < 0
+    ]
+    if not ends:
+        return []
+    size = assessments[0].start_states.size
+    total = sum(a.episodes for a in assessments)
+    counts = torch.bincount(torch.tensor(ends))
+    share, cell = counts.float().sort(descending=True, stable=True)  # ties: lowest cell first, as argmax
+    return [
+        {"row": int(c) // size, "col": int(c) % size, "share": float(n) / total}
+        for n, c in zip(share[:top].tolist(), cell[:top].tolist(), strict=True)
+        if n > 0
+    ]
+
+
 def cell_q_values(assessment: Assessment, cell: int) -> torch.Tensor:
     """`(S, 4)` Q-values `-(1 + d(s'))` of walking to `cell` in every maze, targets blocked."""
     start = assessment.start_states

@@ -25,6 +25,7 @@ from mesalab.report.html import (
     verdict_evidence,
 )
 from mesalab.report.plots import MazePanel, maze_figure
+from mesalab.shift.features import feature_table
 from mesalab.store.metrics import read_metrics
 from mesalab.store.runs import write_text_atomic
 
@@ -177,9 +178,28 @@ def _objective_section(results: dict[str, Any]) -> Section:
     )
 
 
+def _feature_rows(arm_result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """The fitted cell-feature reward per seed and distribution (`shift.features`)."""
+    headers: list[str] = []
+    rows: list[list[Any]] = []
+    for seed, seed_result in arm_result["seeds"].items():
+        for name, entry in seed_result["distributions"].items():
+            if name.startswith("_") or "inference" not in entry:
+                continue
+            head, fitted = feature_table(entry["inference"])
+            if fitted:
+                headers = ["seed", "distribution", *head[1:]]
+                rows.append([seed, SHORT.get(name, name), *fitted[0][1:]])
+    return headers, rows
+
+
 def _likelihood_section(results: dict[str, Any]) -> Section:
-    tables = []
+    tables, fitted = [], []
     for arm, arm_result in results["arms"].items():
+        headers, feature_rows = _feature_rows(arm_result)
+        if feature_rows:
+            caption = f"{arm} arm: the reward over cell features fitted to the actions, in steps."
+            fitted.append(Table(headers, feature_rows, caption=caption))
         rows = []
         for seed, seed_result in arm_result["seeds"].items():
             for name, entry in seed_result["distributions"].items():
@@ -221,9 +241,13 @@ def _likelihood_section(results: dict[str, Any]) -> Section:
             "Each candidate objective defines a Boltzmann-rational agent acting on that objective's "
             "shortest-path values, with its temperature fitted by maximum likelihood. "
             "Identical likelihoods mean the data cannot "
-            "tell the candidates apart; the first in preference order is named.",
+            "tell the candidates apart; the first in preference order is named. "
+            "Besides the named candidates, a reward over cell features (a weight per observation "
+            "channel, in steps of detour it is worth) is fitted to the same actions: the behavioural "
+            "counterpart of the planner's reward map. Channels that always occur together "
+            "(on deploy: red and object, blue and door) share their weight.",
         ],
-        tables=tables,
+        tables=tables + fitted,
     )
 
 
