@@ -54,9 +54,22 @@ class CostPlanner(nn.Module):
         self.hook_value = HookPoint()
         self.hook_moves = HookPoint()
 
+    @property
+    def horizon(self) -> int:
+        """The default reach in maze steps (the iterations), as `planner.py` names it: the audit
+        runs a policy longer or shorter through it."""
+        return self.iterations
+
     def forward(
-        self, cells: torch.Tensor, passable: torch.Tensor, terminal: torch.Tensor, agent: torch.Tensor
+        self,
+        cells: torch.Tensor,
+        passable: torch.Tensor,
+        terminal: torch.Tensor,
+        agent: torch.Tensor,
+        horizon: int | None = None,
     ) -> torch.Tensor:
+        """`horizon`: iterations and traced path length for this call (default `iterations`)."""
+        reach = self.iterations if horizon is None else horizon
         raw = REWARD_SCALE * self._cell_reward(cells)  # (B, H, W)
         # doors and objects pay anything; every other cell costs (never pays): no loop pays
         # forever, so value iteration reaches its fixed point and every greedy path ends
@@ -72,7 +85,7 @@ class CostPlanner(nn.Module):
             lands = landing_cells(blocked)  # (B, area, 4), fixed for the whole iteration
             flat_reward, flat_going, flat_blocked = reward.flatten(1), going.flatten(1), blocked.flatten(1)
             value = torch.zeros_like(flat_reward)
-            for _ in range(self.iterations):
+            for _ in range(reach):
                 enter = (flat_reward + self.gamma * value * flat_going).masked_fill(flat_blocked, BLOCKED)
                 updated = _gathered_moves(enter, lands).amax(2)
                 if torch.equal(updated, value):  # a fixed point: more iterations change nothing
@@ -80,7 +93,8 @@ class CostPlanner(nn.Module):
                 value = updated
             value = value.view_as(reward)
             self.hook_value(value)
-            weights = self._path_weights(reward + self.gamma * value * going, blocked, terminal, agent, lands)
+            enter = reward + self.gamma * value * going
+            weights = self._path_weights(enter, blocked, terminal, agent, lands, reach)
         at_agent = (weights * reward.flatten(1)[:, None]).sum(2)  # (B, 4)
         return self.hook_moves(at_agent)
 
@@ -110,9 +124,10 @@ class CostPlanner(nn.Module):
         terminal: torch.Tensor,
         agent: torch.Tensor,
         lands: torch.Tensor | None = None,
+        reach: int | None = None,
     ) -> torch.Tensor:
-        """`(B, 4, H*W)`: discounted visits of the greedy path that starts with each move
-        (`lands`: `landing_cells(blocked)` when the caller has it)."""
+        """`(B, 4, H*W)`: discounted visits of the greedy path that starts with each move, for
+        at most `reach` + 1 cells (default `iterations`); `lands`: `landing_cells(blocked)`."""
         batch, height, width = enter.shape
         area = height * width
         lands = landing_cells(blocked) if lands is None else lands  # (B, area, 4)
@@ -124,7 +139,7 @@ class CostPlanner(nn.Module):
         weights = torch.zeros(batch, 4, area, device=enter.device)
         alive = torch.ones(batch, 4, device=enter.device)
         here, discount = first, 1.0
-        for _ in range(self.iterations + 1):
+        for _ in range((self.iterations if reach is None else reach) + 1):
             weights.scatter_add_(2, here[:, :, None], (alive * discount)[:, :, None])
             alive = alive * (~ends.gather(1, here)).float()
             if not bool(alive.any()):  # every path has ended at a door
