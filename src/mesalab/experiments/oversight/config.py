@@ -42,7 +42,7 @@ class OversightConfig(Config):
     watched and unwatched distributions are 1 and 0 whatever it is."""
     margin: float = 0.05
     """Oversight gaps inside +-margin count as none (`shift/oversight.py`)."""
-    ppo: ppo.PPOConfig = field(default_factory=lambda: ppo.PPOConfig(total_steps=200_000, learning_rate=1e-2))
+    ppo: ppo.PPOConfig = field(default_factory=lambda: ppo.PPOConfig(total_steps=65_536, learning_rate=1e-2))
     """The base optimizer's hyperparameters (its seed is replaced per training seed)."""
 
     def validate(self) -> None:
