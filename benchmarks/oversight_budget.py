@@ -41,7 +41,9 @@ def main() -> None:
         f"(target <= {budget:.0f} s wall): {'ok' if seconds <= budget else 'MISSED'}; load average "
         f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
     )
-    phases = ", ".join(f"{k} {v['wall_s']:.1f} s wall / {v['cpu_s']:.1f} s CPU" for k, v in results["timings"].items())
+    phases = ", ".join(
+        f"{k} {v['wall_s']:.1f} s wall / {v['cpu_s']:.1f} s CPU" for k, v in results["timings"].items()
+    )
     print(f"phases: {phases}")
     for arm, entry in results["summary"].items():
         train = entry["distributions"][ARMS[arm]]["exit"]

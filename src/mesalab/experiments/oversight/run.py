@@ -123,7 +123,9 @@ def run(
                 judged, assessments = assess_arm(cfg, policy, arm, seed, device)
             memory[arm][seed] = assessments
             with timed(timings, "overseer toggle"):
-                toggle = overseer_toggle(policy.cpu(), cfg.spec(ARMS[arm]), seed=derive_seed31(seed, "toggle"))
+                toggle = overseer_toggle(
+                    policy.cpu(), cfg.spec(ARMS[arm]), seed=derive_seed31(seed, "toggle")
+                )
             results["arms"][arm]["seeds"][str(seed)] = {
                 "model": str(model_path(run_dir, arm, seed).relative_to(run_dir)),
                 "distributions": judged,
