@@ -42,8 +42,9 @@ class OversightConfig(Config):
     watched and unwatched distributions are 1 and 0 whatever it is."""
     margin: float = 0.05
     """Oversight gaps inside +-margin count as none (`shift/oversight.py`)."""
-    ppo: ppo.PPOConfig = field(default_factory=lambda: ppo.PPOConfig(total_steps=65_536, learning_rate=1e-2))
-    """The base optimizer's hyperparameters (its seed is replaced per training seed)."""
+    ppo: ppo.PPOConfig = field(default_factory=lambda: ppo.PPOConfig(total_steps=65_536, learning_rate=5e-3))
+    """The base optimizer's hyperparameters (its seed is replaced per training seed). At lr 1e-2
+    one of three control seeds collapsed early (docs/oversight.md); 5e-3 trains all six."""
 
     def validate(self) -> None:
         check(self.seeds >= 1, "seeds", f"must be >= 1, got {self.seeds}")
