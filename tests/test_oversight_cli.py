@@ -60,6 +60,8 @@ def test_resume_finishes_an_interrupted_run(quick_run: Path, tmp_path: Path) -> 
     again = json.loads((copy / "results.json").read_text())
     before = json.loads((quick_run / "results.json").read_text())
     assert again["summary"] == before["summary"], "a resumed run gives the same numbers"
+    assert set(before["timings"]) == {"train", "assess", "overseer toggle", "report"}
+    assert all(t["wall_s"] >= 0 and t["cpu_s"] >= 0 for t in again["timings"].values())
 
 
 @pytest.mark.parametrize(
@@ -68,6 +70,9 @@ def test_resume_finishes_an_interrupted_run(quick_run: Path, tmp_path: Path) -> 
         (["--set", "margin=2"], "margin"),
         (["--set", "seeds=0"], "seeds"),
         (["--set", "arch=transformer"], "arch"),
+        (["--set", "overseer_prob=1.5"], "overseer_prob"),
+        (["--set", "overseer_prob=-0.1"], "overseer_prob"),
+        (["--set", "size=5"], "size"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(args: list[str], field: str, tmp_path: Path) -> None:
@@ -96,3 +101,24 @@ def test_worlds_show_draws_the_overseer_and_the_restricted_cell(tmp_path: Path) 
     assert result.stdout.count("x") >= 2 and (tmp_path / "o.png").exists()
     away = mesalab("worlds", "show", "oversight/unwatched", cwd=tmp_path)
     assert "overseer: away" in away.stdout
+
+
+def test_audit_part_toggles_the_overseer_of_a_trained_policy(quick_run: Path) -> None:
+    """The audit's overseer part on the run's main policy: what the overseer changes, with
+    intervals and the reward map's change; a red-door policy's world has no overseer: none."""
+    from mesalab.audit.overseer import audit_overseer, default_shift, overseer_section
+    from mesalab.detect.subject import from_saved
+
+    subject = from_saved(quick_run / "models" / "main-seed0.safetensors")
+    assert default_shift(subject) == "oversight/unwatched"
+    toggle = audit_overseer(subject, seed=0)
+    assert toggle is not None and toggle["world"] == "oversight/train" and toggle["states"] == 768
+    assert _ordered(toggle["changed"]) and _ordered(toggle["changed_next_to_restricted"])
+    assert isinstance(toggle["reward_change_at_restricted"], float)
+    section = overseer_section(toggle)
+    assert (
+        "decisions that change" in str(section.tables[0].rows) and "restricted cell" in section.paragraphs[1]
+    )
+    control = audit_overseer(from_saved(quick_run / "models" / "control-seed0.safetensors"), seed=0)
+    assert control is not None and control["channel_visible"] is False
+    assert "extrapolation" in overseer_section(control).paragraphs[-1]

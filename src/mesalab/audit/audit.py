@@ -39,6 +39,8 @@ class AuditResult:
     seconds: float
     assessments: dict[str, Any] = dataclasses.field(default_factory=dict)
     """The shift assessment's rollouts by distribution (in memory only: the report draws their paths)."""
+    overseer: dict[str, Any] | None = None
+    """The overseer toggle (`audit/overseer.py`) where the model's world has an overseer channel."""
 
     def to_json(self) -> dict[str, Any]:
         s = self.subject
@@ -59,6 +61,7 @@ class AuditResult:
             "world": s.world,
             "shift": self.shift,
             "diagnostics": [e.to_dict() for e in self.evidence],
+            "overseer_toggle": self.overseer,
             "aggregate": self.combined.to_dict(),
             "rules": list(RULES),
             "not_established": not_established(self),
@@ -85,16 +88,19 @@ def run_audit(
     check(episodes >= 1, "episodes", f"must be >= 1, got {episodes}")
     tell = progress or (lambda stage: None)
     start = time.perf_counter()
+    from mesalab.audit.overseer import audit_overseer, default_shift
+
     subject = from_saved(model, world)  # a bad model or world fails here, before any progress
-    shifted = world or DEFAULT_SHIFT
+    shifted = world or default_shift(subject) or DEFAULT_SHIFT
     shift: dict[str, Any] | None = None
     assessments: dict[str, Any] = {}
     if subject.domain == "gridworld":
         tell(f"shift assessment: {subject.world} -> {shifted}")
         shift, assessments = _shift_assessment(subject, shifted, episodes, seed)
     evidence = run_diagnostics(subject, seed, progress=lambda name: tell(f"diagnostic: {name}"))
+    overseer = audit_overseer(subject, seed)
     seconds = time.perf_counter() - start
-    return AuditResult(subject, shift, evidence, aggregate(evidence), seconds, assessments)
+    return AuditResult(subject, shift, evidence, aggregate(evidence), seconds, assessments, overseer)
 
 
 def _shift_assessment(

@@ -130,6 +130,10 @@ def _sections(result: AuditResult, data: dict[str, Any]) -> list[Section]:
             "No gridworld applies to this model, so there is no shift assessment; the diagnostics "
             "examine it on its reference sequences and on fresh ones."
         )
+    if result.overseer is not None:
+        from mesalab.audit.overseer import overseer_section
+
+        sections.append(overseer_section(result.overseer))
     rows = [
         [
             e.diagnostic,

@@ -54,10 +54,23 @@ class CostPlanner(nn.Module):
         self.hook_value = HookPoint()
         self.hook_moves = HookPoint()
 
+    @property
+    def horizon(self) -> int:
+        """The default reach in maze steps (the iterations), as `planner.py` names it: the audit
+        runs a policy longer or shorter through it."""
+        return self.iterations
+
     def forward(
-        self, cells: torch.Tensor, passable: torch.Tensor, terminal: torch.Tensor, agent: torch.Tensor
+        self,
+        cells: torch.Tensor,
+        passable: torch.Tensor,
+        terminal: torch.Tensor,
+        agent: torch.Tensor,
+        horizon: int | None = None,
     ) -> torch.Tensor:
-        raw = REWARD_SCALE * self.reward(cells).squeeze(1)  # (B, H, W)
+        """`horizon`: iterations and traced path length for this call (default `iterations`)."""
+        reach = self.iterations if horizon is None else horizon
+        raw = REWARD_SCALE * self._cell_reward(cells)  # (B, H, W)
         # doors and objects pay anything; every other cell costs (never pays): no loop pays
         # forever, so value iteration reaches its fixed point and every greedy path ends
         reward = self.hook_reward(torch.where(terminal > 0.5, raw, -F.softplus(raw - COST_OFFSET)))
@@ -69,38 +82,66 @@ class CostPlanner(nn.Module):
         # discounted sum of the (differentiable) rewards on its path: the same numbers and the
         # same gradient as backpropagating through every iteration, at a fraction of the cost.
         with torch.no_grad():
-            value = torch.zeros_like(reward)
-            for _ in range(self.iterations):
-                updated = self._moves(reward + self.gamma * value * going, blocked).amax(1)
+            lands = landing_cells(blocked)  # (B, area, 4), fixed for the whole iteration
+            # enter() = reward + gamma * V * going, walls BLOCKED: one fused op per iteration
+            # (a wall's factor is 0, so it stays at BLOCKED exactly)
+            walled = reward.flatten(1).masked_fill(blocked.flatten(1), BLOCKED)
+            factor = (self.gamma * going * passable).flatten(1)
+            value = torch.zeros_like(walled)
+            for _ in range(reach):
+                updated = _gathered_moves(torch.addcmul(walled, value, factor), lands).amax(2)
                 if torch.equal(updated, value):  # a fixed point: more iterations change nothing
                     break
                 value = updated
+            value = value.view_as(reward)
             self.hook_value(value)
-            weights = self._path_weights(reward + self.gamma * value * going, blocked, terminal, agent)
+            enter = reward + self.gamma * value * going
+            weights = self._path_weights(enter, blocked, terminal, agent, lands, reach)
         at_agent = (weights * reward.flatten(1)[:, None]).sum(2)  # (B, 4)
         return self.hook_moves(at_agent)
 
+    def _cell_reward(self, cells: torch.Tensor) -> torch.Tensor:
+        """`(B, H, W)`: `self.reward(cells)`, with the same weights, computed once per distinct
+        cell: symbolic cells are 0/1 vectors, a batch holds a few dozen distinct ones among
+        thousands of cells, and the network is a function of the cell alone (so the values and
+        gradients are those of the 1x1 convolutions, summed in another order)."""
+        first, last = self.reward[0], self.reward[2]
+        assert isinstance(first, nn.Conv2d) and isinstance(last, nn.Conv2d)
+        per_cell = cells.permute(0, 2, 3, 1).reshape(-1, cells.shape[1])  # (B*H*W, F)
+        binary = cells.shape[1] <= 62 and bool(((per_cell == 0) | (per_cell == 1)).all())
+        if binary:
+            bits = 2 ** torch.arange(cells.shape[1], device=cells.device)
+            codes, inverse = torch.unique((per_cell.long() * bits).sum(1), return_inverse=True)
+            distinct = ((codes[:, None] // bits) % 2).to(per_cell.dtype)  # (K, F): each code's cell
+        else:
+            distinct, inverse = per_cell, torch.arange(per_cell.shape[0], device=cells.device)
+        hidden = F.relu(F.linear(distinct, first.weight.flatten(1), first.bias))
+        reward = F.linear(hidden, last.weight.flatten(1), last.bias).squeeze(-1)  # (K,)
+        return reward[inverse].view(cells.shape[0], cells.shape[2], cells.shape[3])
+
     def _path_weights(
-        self, enter: torch.Tensor, blocked: torch.Tensor, terminal: torch.Tensor, agent: torch.Tensor
+        self,
+        enter: torch.Tensor,
+        blocked: torch.Tensor,
+        terminal: torch.Tensor,
+        agent: torch.Tensor,
+        lands: torch.Tensor | None = None,
+        reach: int | None = None,
     ) -> torch.Tensor:
-        """`(B, 4, H*W)`: discounted visits of the greedy path that starts with each move."""
+        """`(B, 4, H*W)`: discounted visits of the greedy path that starts with each move, for
+        at most `reach` + 1 cells (default `iterations`); `lands`: `landing_cells(blocked)`."""
         batch, height, width = enter.shape
         area = height * width
-        moves = self._moves(enter, blocked)  # (B, 4, H, W)
-        step = torch.tensor([-width, 1, width, -1], device=enter.device)
-        target = torch.arange(area, device=enter.device)[None, None] + step[None, :, None]  # (1, 4, area)
-        target = target.clamp(0, area - 1).expand(batch, 4, area)
-        into_wall = blocked.flatten(1).gather(1, target.reshape(batch, -1)).view(batch, 4, area)
-        stays = torch.arange(area, device=enter.device)[None, None].expand(batch, 4, area)
-        lands = torch.where(into_wall, stays, target)  # (B, 4, area): where each move lands
-        best = moves.flatten(2).argmax(1)  # (B, area): greedy move from each cell
-        following = lands.gather(1, best[:, None]).squeeze(1)  # (B, area): greedy next cell
-        first = lands.gather(2, agent[:, None, None].expand(-1, 4, 1)).squeeze(2)  # (B, 4)
+        lands = landing_cells(blocked) if lands is None else lands  # (B, area, 4)
+        flat = enter.flatten(1).masked_fill(blocked.flatten(1), BLOCKED)
+        best = _gathered_moves(flat, lands).argmax(2)  # (B, area): greedy move from each cell
+        following = lands.gather(2, best[:, :, None]).squeeze(2)  # (B, area): greedy next cell
+        first = lands.gather(1, agent[:, None, None].expand(-1, 1, 4)).squeeze(1)  # (B, 4)
         ends = terminal.flatten(1) > 0.5
         weights = torch.zeros(batch, 4, area, device=enter.device)
         alive = torch.ones(batch, 4, device=enter.device)
         here, discount = first, 1.0
-        for _ in range(self.iterations + 1):
+        for _ in range((self.iterations if reach is None else reach) + 1):
             weights.scatter_add_(2, here[:, :, None], (alive * discount)[:, :, None])
             alive = alive * (~ends.gather(1, here)).float()
             if not bool(alive.any()):  # every path has ended at a door
@@ -119,3 +160,22 @@ class CostPlanner(nn.Module):
             [padded[:, :-2, 1:-1], padded[:, 1:-1, 2:], padded[:, 2:, 1:-1], padded[:, 1:-1, :-2]], dim=1
         )
         return torch.where(ahead <= BLOCKED / 2, enter[:, None], ahead)
+
+
+def landing_cells(blocked: torch.Tensor) -> torch.Tensor:
+    """`(B, H*W, 4)` int64: the cell each move (up, right, down, left) from each cell lands on;
+    a move into a wall or off the grid stays, as `CostPlanner._moves` reads it."""
+    batch, height, width = blocked.shape
+    area = height * width
+    cell = torch.arange(area, device=blocked.device)
+    row, col = cell // width, cell % width
+    target = torch.stack([cell - width, cell + 1, cell + width, cell - 1], dim=1)  # (area, 4)
+    on_grid = torch.stack([row > 0, col < width - 1, row < height - 1, col > 0], dim=1)
+    target = torch.where(on_grid, target, cell[:, None])
+    into_wall = blocked.flatten(1)[:, target.flatten()].view(batch, area, 4)
+    return torch.where(into_wall, cell[None, :, None], target[None])
+
+
+def _gathered_moves(enter: torch.Tensor, lands: torch.Tensor) -> torch.Tensor:
+    """`(B, H*W, 4)`: enter() `(B, H*W)` (walls already `BLOCKED`) of the cell each move lands on."""
+    return enter.gather(1, lands.flatten(1)).view_as(lands)

@@ -186,10 +186,10 @@ class CostPlannerTorso(nn.Module):
         self.hook_features = HookPoint()
         self.width = 10
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+    def forward(self, obs: torch.Tensor, horizon: int | None = None) -> torch.Tensor:
         cells, agent, _, passable = self.encoder(obs)
         terminal = (cells[:, 1] + cells[:, 2]).clamp_max(1.0)  # door and object channels end episodes
-        moves = self.planner(cells, passable, terminal, agent)
+        moves = self.planner(cells, passable, terminal, agent, horizon)
         best = moves.amax(1, keepdim=True)
         return self.hook_features(torch.cat([best, moves, around_agent(passable, agent)], dim=1))
 

@@ -1,7 +1,8 @@
 """A sweep's `report.html`: what was swept, a figure per metric, the table of trials.
 
 Each metric is drawn against the first axis (numeric axes on a numeric scale), one
-line per combination of the other axes, every seed a dot and the seed mean a line.
+line per combination of the other axes, every seed a dot and the seed mean a line; a trial
+whose results hold `<metric>_low` and `<metric>_high` (an interval) draws them as an error bar.
 The report is self-contained (figures embedded), built from the trial folders only.
 """
 
@@ -173,6 +174,7 @@ def _metric_figure(trials: list[TrialRecord], axes: list[str], metric: str) -> A
         others = ", ".join(f"{k}={_fmt(v)}" for k, v in t.params.items() if k != x_axis)
         groups[others].append(t)
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    intervals = False
     for label, members in list(groups.items())[:MAX_LINES]:
         points: dict[Any, list[float]] = defaultdict(list)
         for t in members:
@@ -182,6 +184,8 @@ def _metric_figure(trials: list[TrialRecord], axes: list[str], metric: str) -> A
         dots = [(x, y) for x in xs for y in points[x]]
         line = ax.plot(xs, [sum(points[x]) / len(points[x]) for x in xs], marker="o", label=label or None)
         ax.scatter([d[0] for d in dots], [d[1] for d in dots], s=12, alpha=0.5, color=line[0].get_color())
+        xs_of = [_x_value(t, x_axis, numeric_x, categories) for t in members]
+        intervals = _error_bars(ax, members, metric, xs_of) or intervals
     if categories:
         ax.set_xticks(range(len(categories)), categories, rotation=20)
     ax.set_xlabel(x_axis or "seed index")
@@ -192,7 +196,26 @@ def _metric_figure(trials: list[TrialRecord], axes: list[str], metric: str) -> A
     caption = f"{metric} per trial (dots) and its mean over seeds (line)" + (
         f" against {x_axis}" if x_axis else ""
     )
+    caption += "; bars: each trial's 95% interval" if intervals else ""
     return embed_figure(fig, caption)
+
+
+def _error_bars(ax: Any, members: list[TrialRecord], metric: str, xs: list[float]) -> bool:
+    """Each trial's `<metric>_low`..`<metric>_high` interval as a vertical bar at its dot;
+    whether any trial had one."""
+    low, high = f"{metric}_low", f"{metric}_high"
+    bars = [
+        (x, float(t.results[metric]), float(t.results[low]), float(t.results[high]))
+        for x, t in zip(xs, members, strict=True)
+        if _is_number(t.results.get(low)) and _is_number(t.results.get(high))
+    ]
+    if bars:
+        ax.errorbar(
+            [b[0] for b in bars], [b[1] for b in bars],
+            yerr=[[b[1] - b[2] for b in bars], [b[3] - b[1] for b in bars]],
+            fmt="none", ecolor="grey", alpha=0.6, capsize=3,
+        )  # fmt: skip
+    return bool(bars)
 
 
 def _x_value(t: TrialRecord, x_axis: str | None, numeric_x: bool, categories: list[str]) -> float:

@@ -10,6 +10,9 @@ a run folder with `config.json`, `metrics.jsonl`, `models/`, `results.json`, `re
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,7 @@ import torch
 
 from mesalab import __version__
 from mesalab.detect.overseer_toggle import overseer_toggle
-from mesalab.envs.gridworld import GridWorld, get_distribution
+from mesalab.envs.gridworld import GridWorld
 from mesalab.experiments.oversight.config import ARMS, WATCH, OversightConfig
 from mesalab.experiments.oversight.report import write_report
 from mesalab.experiments.red_door.training import TrainingFiles, train_policy
@@ -29,6 +32,17 @@ from mesalab.shift.evaluate import Assessment
 from mesalab.shift.oversight import oversight_finding
 from mesalab.shift.stats import rate_summary
 from mesalab.store import create_run_dir, read_json, write_json_atomic
+
+
+@contextmanager
+def timed(timings: dict[str, dict[str, float]], phase: str) -> Iterator[None]:
+    """Add the wall and CPU seconds (this process, every thread) of the block to `timings[phase]`:
+    on a shared machine the wall time is inflated by others' load, the CPU time is not."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    yield
+    entry = timings.setdefault(phase, {"wall_s": 0.0, "cpu_s": 0.0})
+    entry["wall_s"] += time.perf_counter() - wall
+    entry["cpu_s"] += time.process_time() - cpu
 
 
 def model_path(run_dir: Path, arm: str, seed: int) -> Path:
@@ -44,7 +58,7 @@ def train_arm(
         model, _ = load_model(path, device)
         assert isinstance(model, ActorCritic)
         return model
-    spec = get_distribution(ARMS[arm])
+    spec = cfg.spec(ARMS[arm])
     policy_cfg = PolicyConfig(size=spec.size, arch=cfg.arch, channels=len(spec.channels))
 
     def make_world() -> GridWorld:
@@ -75,6 +89,7 @@ def assess_arm(
         WATCH[arm],
         cfg.eval_episodes,
         lambda name: derive_seed31(seed, "eval", name),
+        specs={name: cfg.spec(name) for name in (ARMS[arm], *WATCH[arm])},
         device=device,
         layout_seed=cfg.eval_layout_seed,
     )
@@ -97,25 +112,32 @@ def run(
         run_dir = create_run_dir("oversight", cfg, out_root)
     results: dict[str, Any] = {"experiment": "oversight", "mesalab_version": __version__, "arms": {}}
     memory: dict[str, dict[int, dict[str, Assessment]]] = {}
+    timings: dict[str, dict[str, float]] = {}
     for arm in ARMS:
         results["arms"][arm] = {"trained_on": ARMS[arm], "seeds": {}}
         memory[arm] = {}
         for seed in range(cfg.seeds):
-            policy = train_arm(cfg, run_dir, arm, seed, device, progress)
-            judged, assessments = assess_arm(cfg, policy, arm, seed, device)
+            with timed(timings, "train"):
+                policy = train_arm(cfg, run_dir, arm, seed, device, progress)
+            with timed(timings, "assess"):
+                judged, assessments = assess_arm(cfg, policy, arm, seed, device)
             memory[arm][seed] = assessments
+            with timed(timings, "overseer toggle"):
+                toggle = overseer_toggle(
+                    policy.cpu(), cfg.spec(ARMS[arm]), seed=derive_seed31(seed, "toggle")
+                )
             results["arms"][arm]["seeds"][str(seed)] = {
                 "model": str(model_path(run_dir, arm, seed).relative_to(run_dir)),
                 "distributions": judged,
-                "overseer_toggle": overseer_toggle(
-                    policy.cpu(), ARMS[arm], seed=derive_seed31(seed, "toggle")
-                ),
+                "overseer_toggle": toggle,
             }
     results["summary"] = summarise(cfg, memory)
     results["distributions"] = {
-        name: get_distribution(name).to_dict() for arm in ARMS for name in (ARMS[arm], *WATCH[arm])
+        name: cfg.spec(name).to_dict() for arm in ARMS for name in (ARMS[arm], *WATCH[arm])
     }
-    write_report(run_dir, cfg, results, memory)
+    with timed(timings, "report"):
+        write_report(run_dir, cfg, results, memory)
+    results["timings"] = timings  # this call's: a resumed run times only what it did itself
     write_json_atomic(run_dir / "results.json", results)  # last: its presence marks a finished run
     return run_dir
 
