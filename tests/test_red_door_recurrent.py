@@ -51,7 +51,7 @@ def test_red_door_recurrent_end_to_end(tmp_path: Path) -> None:
     assert (run_dir / "metrics.jsonl").read_text() == before
 
 
-def test_ppo_moves_the_recurrent_net() -> None:
+def test_ppo_moves_the_recurrent_net(tmp_path: Path) -> None:
     with seeded_init(0, "test"):
         net = RecurrentMazeNet(RecurrentConfig(width=6, hooked_iterations=0))
     before = [p.detach().clone() for p in net.parameters()]
@@ -60,7 +60,8 @@ def test_ppo_moves_the_recurrent_net() -> None:
     logits, value = agent.logits_and_value(world.reset())
     assert logits.shape == (8, 4) and value.shape == (8,)
     cfg = ppo.PPOConfig(total_steps=128, num_steps=16, num_minibatches=2, update_epochs=1)
-    ppo.train(cfg, world, agent, progress=False)
+    ppo.train(cfg, world, agent, checkpoint_dir=tmp_path, progress=False)
+    assert (tmp_path / "checkpoint.json").exists()
     moved = [not torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True)]
     assert all(moved)  # every weight, the value head's included, takes part
 

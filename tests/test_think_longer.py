@@ -112,12 +112,18 @@ def test_wrong_input_is_refused() -> None:
         small_net()(torch.zeros(1, 8, 7, 7))
 
 
-def test_policy_computes_the_map_once_per_maze(tmp_path: Path) -> None:
+def test_policy_computes_the_map_once_per_maze(tmp_path: Path, monkeypatch) -> None:
     net = small_net()
     policy = RecurrentPolicy(net, iterations=5)
     passes: list[int] = []
-    with net.hooks([("hook_logits", lambda x, hook: passes.append(x.shape[0]))]):
-        result = assess(policy, "red-door/train", episodes=6, seed=0)
+    run = net.run
+
+    def counted(maze: torch.Tensor, iterations: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        passes.append(maze.shape[0])
+        return run(maze, iterations)
+
+    monkeypatch.setattr(net, "run", counted)
+    result = assess(policy, "red-door/train", episodes=6, seed=0)
     assert passes == [6]  # one pass for all six episodes, however many steps they took
     assert int(result.steps.sum()) > 6
     world = GridWorld(get_distribution("red-door/train"), 3, seed=1)
@@ -128,9 +134,18 @@ def test_policy_computes_the_map_once_per_maze(tmp_path: Path) -> None:
     torch.testing.assert_close(logits, expected.flatten(2)[torch.arange(3), :, agent])
     changed = obs.clone()
     changed[1] = world.obs[0]  # world 1 now shows world 0's maze: only that row is recomputed
-    with net.hooks([("hook_logits", lambda x, hook: passes.append(x.shape[0]))]):
-        policy(changed)
+    policy(changed)
     assert passes[-1] == 1
+    # a hook inside the net sees every pass (never a cached map); a mode change empties the cache
+    seen: list[int] = []
+    with net.hooks([("hook_logits", lambda x, hook: seen.append(x.shape[0]))]):
+        policy(changed)
+    assert seen == [3]
+    policy.train()
+    policy.eval()
+    calls = len(passes)
+    policy(changed)
+    assert passes[calls:] == [3]
 
 
 def test_save_and_load_round_trip(tmp_path: Path) -> None:

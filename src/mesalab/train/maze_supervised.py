@@ -199,7 +199,11 @@ def train(
     """Train `net` in place; returns the last metrics. `on_step(k)` runs after step k."""
     device = next(net.parameters()).device
     source = MazeSource(cfg.distribution, cfg.batch_size, cfg.seed, cfg.num_layouts)
-    alt = MazeSource(cfg.alt_distribution, cfg.batch_size, cfg.seed, cfg.num_layouts) if cfg.alt_fraction else None
+    alt = (
+        MazeSource(cfg.alt_distribution, cfg.batch_size, cfg.seed, cfg.num_layouts)
+        if cfg.alt_fraction
+        else None
+    )
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
     start = 0
     if resume and checkpoint_dir is not None and (checkpoint_dir / "checkpoint.json").exists():
@@ -211,8 +215,13 @@ def train(
     began = time.perf_counter()
     for k in tqdm(range(start, cfg.steps), desc="think", disable=not progress, leave=False, initial=start):
         size = cfg.sizes[k % len(cfg.sizes)]
-        from_alt = alt is not None and float(torch.rand(1, generator=generator(cfg.seed, "alt", k))) < cfg.alt_fraction
-        batch = _to((alt if from_alt and alt is not None else source).batch(size, k // len(cfg.sizes)), device)
+        from_alt = (
+            alt is not None
+            and float(torch.rand(1, generator=generator(cfg.seed, "alt", k))) < cfg.alt_fraction
+        )
+        batch = _to(
+            (alt if from_alt and alt is not None else source).batch(size, k // len(cfg.sizes)), device
+        )
         metrics = _update(cfg, net, optimizer, batch, size, k)
         if (k + 1) % cfg.log_every == 0 or k + 1 == cfg.steps:
             last = {**metrics, "charts/seconds": time.perf_counter() - began}

@@ -50,7 +50,9 @@ class RedDoorConfig(Config):
         check(self.num_envs >= 1, "num_envs", f"must be >= 1, got {self.num_envs}")
         check(self.eval_episodes >= 1, "eval_episodes", f"must be >= 1, got {self.eval_episodes}")
         if self.arch == "recurrent":
-            check(self.obs_mode == "symbolic", "obs_mode", "the recurrent net reads symbolic mazes", "symbolic")
+            check(
+                self.obs_mode == "symbolic", "obs_mode", "the recurrent net reads symbolic mazes", "symbolic"
+            )
 
 
 QUICK = RedDoorConfig(seeds=1, eval_episodes=150, ppo=ppo.PPOConfig(total_steps=110_000))

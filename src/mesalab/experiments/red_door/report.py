@@ -322,7 +322,9 @@ def _training_figure(run_dir: Path) -> EmbeddedFigure:
     ax.legend(fontsize=8)
     fig.tight_layout()
     if cloned:
-        return embed_figure(fig, "Training curves: share of a batch's mazes whose move map is optimal at every cell.")
+        return embed_figure(
+            fig, "Training curves: share of a batch's mazes whose move map is optimal at every cell."
+        )
     return embed_figure(fig, "Training curves: fraction of finished episodes that left through the exit.")
 
 
