@@ -109,3 +109,24 @@ def test_emergence_trial_takes_the_recurrent_arch(tmp_path: Path) -> None:
     assert read_model_meta(tmp_path / "policy.safetensors")["kind"] == "recurrent"
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert rows and "charts/maze_accuracy" in rows[-1]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--set", "recurrent.per_side=0"], "per_side"),
+        (["--set", "recurrent.base_optimizer=sgd"], "base_optimizer"),
+        (["--set", "obs_mode=pixels"], "obs_mode"),
+        (["--set", "recurrent.bc.sizes=[3]"], "odd and >= 5"),
+    ],
+)
+def test_cli_bad_recurrent_input_is_one_line_and_writes_nothing(
+    tmp_path: Path, args: list[str], fragment: str, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    from mesalab.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "red-door", "--arch", "recurrent", "--out", str(tmp_path / "runs"), *args]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], lines
+    assert not any(tmp_path.iterdir())
