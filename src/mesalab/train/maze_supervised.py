@@ -43,6 +43,9 @@ from mesalab.store.runs import write_json_atomic
 class MazeSupervisedConfig(Config):
     """Supervised training of a recurrent maze net on oracle moves."""
 
+    ADDED_FIELDS = ("alt_distribution", "alt_fraction")
+    """Left out of the hash at their defaults (`Config.ADDED_FIELDS`): older runs keep theirs."""
+
     distribution: str = "red-door/train"
     """Named distribution whose layout generator, colours and objects the mazes come from."""
     sizes: tuple[int, ...] = (9, 11, 13, 15)

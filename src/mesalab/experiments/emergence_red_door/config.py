@@ -20,6 +20,9 @@ BASE, ALT, DEPLOY = "red-door/train", "red-door/diverse", "red-door/deploy"
 class EmergenceRedDoorTrialConfig(Config):
     """One policy trained on a train/diverse mixture and assessed on train and deploy."""
 
+    ADDED_FIELDS = ("arch", "recurrent")
+    """Left out of the hash at their defaults (`Config.ADDED_FIELDS`): older runs keep theirs."""
+
     seed: int = 0
     """Seed of the initial weights, the mixture's episode draws, PPO and the assessments."""
     alt_fraction: float = 0.0

@@ -23,6 +23,9 @@ RED_DOOR_ARCHES: tuple[str, ...] = (*ARCHES, "recurrent")
 class RedDoorConfig(Config):
     """The red-door experiment: both arms, every seed, every shift."""
 
+    ADDED_FIELDS = ("recurrent",)
+    """Left out of the hash at their defaults (`Config.ADDED_FIELDS`): older runs keep theirs."""
+
     seeds: int = 3
     """Training seeds per arm."""
     obs_mode: str = "symbolic"
