@@ -112,12 +112,18 @@ def test_wrong_input_is_refused() -> None:
         small_net()(torch.zeros(1, 8, 7, 7))
 
 
-def test_policy_computes_the_map_once_per_maze(tmp_path: Path) -> None:
+def test_policy_computes_the_map_once_per_maze(tmp_path: Path, monkeypatch) -> None:
     net = small_net()
     policy = RecurrentPolicy(net, iterations=5)
     passes: list[int] = []
-    with net.hooks([("hook_logits", lambda x, hook: passes.append(x.shape[0]))]):
-        result = assess(policy, "red-door/train", episodes=6, seed=0)
+    run = net.run
+
+    def counted(maze: torch.Tensor, iterations: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        passes.append(maze.shape[0])
+        return run(maze, iterations)
+
+    monkeypatch.setattr(net, "run", counted)
+    result = assess(policy, "red-door/train", episodes=6, seed=0)
     assert passes == [6]  # one pass for all six episodes, however many steps they took
     assert int(result.steps.sum()) > 6
     world = GridWorld(get_distribution("red-door/train"), 3, seed=1)
@@ -128,9 +134,18 @@ def test_policy_computes_the_map_once_per_maze(tmp_path: Path) -> None:
     torch.testing.assert_close(logits, expected.flatten(2)[torch.arange(3), :, agent])
     changed = obs.clone()
     changed[1] = world.obs[0]  # world 1 now shows world 0's maze: only that row is recomputed
-    with net.hooks([("hook_logits", lambda x, hook: passes.append(x.shape[0]))]):
-        policy(changed)
+    policy(changed)
     assert passes[-1] == 1
+    # a hook inside the net sees every pass (never a cached map); a mode change empties the cache
+    seen: list[int] = []
+    with net.hooks([("hook_logits", lambda x, hook: seen.append(x.shape[0]))]):
+        policy(changed)
+    assert seen == [3]
+    policy.train()
+    policy.eval()
+    calls = len(passes)
+    policy(changed)
+    assert passes[calls:] == [3]
 
 
 def test_save_and_load_round_trip(tmp_path: Path) -> None:
@@ -259,3 +274,41 @@ def test_width_trial_is_a_registered_sweep_experiment(tmp_path: Path) -> None:
     assert out["width"] == 4 and 0.0 <= out["success_many"] <= 1.0
     assert set(out) >= {"success_few", "success_many", "gain", "probe_wavefront", "probe_dead_end_filling"}
     assert (tmp_path / "model.safetensors").exists()
+
+
+def _agreement(net: RecurrentMazeNet, maze: torch.Tensor, goal: torch.Tensor) -> float:
+    """Share of floor cells (not the goal) whose greedy move is on a shortest path to `goal` `(B, H, W)`."""
+    from mesalab.envs.gridworld.oracle import grid_distances, optimal_actions
+
+    walls = maze[:, 0] > 0.5
+    good = optimal_actions(walls, grid_distances(~walls, goal))  # (B, 4, H, W)
+    labelled = good.any(1)
+    with torch.no_grad():
+        moves = net(maze, iterations=14).argmax(1, keepdim=True)
+    return float(good.gather(1, moves).squeeze(1)[labelled].float().mean())
+
+
+def test_retargeting_the_action_map_follows_a_moved_or_added_goal(trained: RecurrentMazeNet) -> None:
+    """Move the exit (its door and colour) to the floor cell farthest from it, or add a second
+    exit there: the map heads for the new goal, as BFS to it does."""
+    batch = MazeSource("red-door/train", 16, 0, 256, layout_seed=1000).batch(7, 0)
+    door = batch.maze[:, 1] > 0.5  # (B, H, W)
+    far = torch.where(batch.distance < (1 << 20), batch.distance, -1).flatten(1).argmax(1)
+    new = torch.zeros_like(door).flatten(1)
+    new[torch.arange(len(far)), far] = True
+    new = new.view_as(door)
+    colours = (
+        batch.maze[:, 3:]
+        .flatten(2)
+        .gather(2, door.flatten(1).float().argmax(1)[:, None, None].expand(-1, 4, 1))
+    )
+    moved = batch.maze.clone()
+    moved[:, 1:].masked_fill_(door[:, None], 0.0)  # the old exit is floor now
+    added = batch.maze.clone()
+    for maze in (moved, added):
+        maze[:, 1] = torch.where(new, 1.0, maze[:, 1])
+        maze[:, 3:] = torch.where(new[:, None], colours[..., None], maze[:, 3:])
+    assert _agreement(trained, batch.maze, door) >= 0.95
+    assert _agreement(trained, moved, new) >= 0.95  # the map follows the goal it was moved to
+    assert _agreement(trained, moved, door) <= 0.7  # and no longer the old one
+    assert _agreement(trained, added, door | new) >= 0.95  # with two exits, the nearer one

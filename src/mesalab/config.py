@@ -47,6 +47,9 @@ class Config:
     `from_dict` drops them from configs written before, with a one-line note, and refuses
     any other value (this version cannot run it). `identity()` counts them at that value,
     so a config hashes as it did before the field retired and old sweeps still resume."""
+    ADDED_FIELDS: ClassVar[tuple[str, ...]] = ()
+    """Fields added after configs of this class were hashed: `identity()` leaves each out while
+    it holds its default, so adding a field changes no hash of the configs that do not use it."""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):  # the rules every field obeys (`mesalab.limits`)
@@ -92,7 +95,11 @@ class Config:
     def identity(self) -> dict[str, Any]:
         """What names this config: `to_dict()` plus each retired field at its neutral value
         (nested configs too), so retiring a field changes no hash."""
-        own = {f.name: _identity(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        own = {
+            f.name: _identity(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if f.name not in self.ADDED_FIELDS or getattr(self, f.name) != _default(f)
+        }
         return {**{k: _plain(v) for k, v in self.RETIRED_FIELDS.items()}, **own}
 
     def stable_hash(self, length: int = 10) -> str:
@@ -184,6 +191,10 @@ def _nested_configs(cls: type) -> dict[str, type[Config]]:
         for f in dataclasses.fields(cls)
         if isinstance(hints.get(f.name), type) and issubclass(hints[f.name], Config)
     }
+
+
+def _default(f: dataclasses.Field[Any]) -> Any:
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
 
 
 def _identity(value: Any) -> Any:

@@ -63,6 +63,9 @@ def run_emergence_red_door(
     seeds: int | None = typer.Option(
         None, "--seeds", help=_SEEDS + " Default 8 (2 with --quick); shortcut for --set seeds=N."
     ),
+    arch: str | None = typer.Option(
+        None, "--arch", help="Policy torso: planner, mlp, cost-planner or recurrent; --set trial.arch=NAME."
+    ),
     sets: list[str] = set_option(),
     workers: int = typer.Option(2, "--workers", help=_WORKERS),
     threads: int = typer.Option(1, "--threads-per-trial", help=_THREADS),
@@ -74,7 +77,7 @@ def run_emergence_red_door(
     """Pseudo-alignment on red-door/deploy against training diversity, over seeds; writes report.html."""
     from mesalab.experiments.emergence_red_door import EmergenceRedDoorConfig, run
 
-    cfg = flagship_config("emergence-red-door", quick, sets, {"seeds": seeds})
+    cfg = flagship_config("emergence-red-door", quick, sets, {"seeds": seeds, "trial.arch": arch})
     assert isinstance(cfg, EmergenceRedDoorConfig)
     _finish(run(cfg, out, workers, address, name, threads, progress))
 

@@ -22,7 +22,9 @@ def run_red_door(
         help="Training seeds per arm (default 3; 1 with --quick); shortcut for --set seeds=N.",
     ),
     arch: str | None = typer.Option(
-        None, "--arch", help="Policy torso: planner or mlp; shortcut for --set arch=NAME."
+        None,
+        "--arch",
+        help="Policy torso: planner, mlp, cost-planner or recurrent; shortcut for --set arch=NAME.",
     ),
     sets: list[str] = set_option(),
     out: Path = typer.Option(Path("runs"), "--out", help="Folder that holds run folders."),

@@ -172,9 +172,12 @@ def from_saved(path: Path | str, world: str | None = None, reference_count: int 
         if world is not None:
             raise MesalabError(f"{path}: a {kind} sequence model has no gridworld; drop --world {world}")
         return _saved_sequence_model(model, meta, name, str(path))
-    raise MesalabError(
-        f"{path}: model kind {kind!r} cannot be audited (allowed: actor-critic, lsa, softmax-transformer)"
-    )
+    from mesalab.models.kinds import POLICY_VIEWS
+
+    if kind in POLICY_VIEWS:  # a maze model that acts through a policy view (recurrent)
+        return _saved_view(model, meta, name, str(path), world, reference_count)
+    allowed = ", ".join(["actor-critic", "lsa", "softmax-transformer", *POLICY_VIEWS.names()])
+    raise MesalabError(f"{path}: model kind {kind!r} cannot be audited (allowed: {allowed})")
 
 
 def _saved_policy(
@@ -242,6 +245,42 @@ def _saved_sequence_model(model: nn.Module, meta: dict[str, Any], name: str, sou
         call=call,
         reference_inputs=(batch.x, batch.y, batch.x_query),
         description=f"a saved {meta['kind']} sequence model for in-context regression (task dim {task.dim})",
+        source=source,
+        meta=meta,
+    )
+
+
+def _saved_view(
+    model: nn.Module, meta: dict[str, Any], name: str, source: str, world: str | None, reference_count: int
+) -> Subject:
+    """A gridworld subject of a saved model's policy view (`models.kinds.POLICY_VIEWS`, found by
+    the saved kind, no class named), in the world it was trained on."""
+    from mesalab.detect.gridworld import start_observations
+    from mesalab.envs.gridworld import DISTRIBUTIONS, get_distribution
+    from mesalab.models.kinds import POLICY_VIEWS
+
+    trained_on = str(meta.get("trained_on"))
+    if trained_on not in DISTRIBUTIONS:
+        trained_on = world or "red-door/train"  # an unregistered training world: the named one stands in
+    if world is not None:
+        get_distribution(world)  # a shift it is assessed on must exist (any maze size fits a view)
+    size = get_distribution(trained_on).size
+    policy = POLICY_VIEWS.get(meta["kind"])(model, size).eval()
+    run, default, compute = _compute_runner(policy)
+    return Subject(
+        name=name,
+        domain="gridworld",
+        model=policy,
+        call=_policy_call(policy),
+        reference_inputs=start_observations(trained_on, reference_count, seed=0, layout_seed=0),
+        world=trained_on,
+        run_longer=run,
+        default_compute=default,
+        compute_name=compute,
+        description=(
+            f"a saved {meta['kind']} model acting at the agent's cell ({size}x{size} mazes), trained on "
+            f"{trained_on} by {meta.get('base_optimizer', 'an unrecorded base optimizer')}"
+        ),
         source=source,
         meta=meta,
     )

@@ -25,3 +25,14 @@ MODEL_KINDS: Registry[ModelKind] = Registry("model kind")
 def register_model_kind(name: str, config_cls: type[Config], build: Callable[[Any], nn.Module]) -> None:
     """Make `load_model` able to rebuild models of kind `name` from their config."""
     MODEL_KINDS.register(name, (config_cls, build))
+
+
+PolicyView = Callable[[nn.Module, int], nn.Module]
+"""`(saved model, maze side) -> gridworld policy (B, 8, H, W) -> (B, 4)`, for a kind that is no policy."""
+POLICY_VIEWS: Registry[PolicyView] = Registry("policy view")
+"""Kinds whose saved models act in the gridworld through a view (a recurrent maze net at the agent's cell)."""
+
+
+def register_policy_view(name: str, view: PolicyView) -> None:
+    """Let the diagnostics and the zoo run saved models of kind `name` as gridworld policies."""
+    POLICY_VIEWS.register(name, view)

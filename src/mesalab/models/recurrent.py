@@ -32,7 +32,7 @@ from mesalab.config import Config, check
 from mesalab.envs.gridworld.observations import CHANNELS
 from mesalab.errors import MesalabError
 from mesalab.hooks import HookedModule, HookPoint
-from mesalab.models.kinds import register_model_kind
+from mesalab.models.kinds import register_model_kind, register_policy_view
 
 MAZE_CHANNELS: tuple[str, ...] = tuple(c for c in CHANNELS if c != "agent")
 """Input channels of the net: the symbolic observation without the agent's."""
@@ -192,17 +192,19 @@ class RecurrentPolicy(HookedModule):
     The move map is computed once per maze and cached per batch row (keyed on the maze's
     content), so a rollout costs one pass of the net per episode, not one per step; only
     rows whose maze changed (a new episode) are recomputed. T is `iterations` when given,
-    else `ceil(per_side * H)`.
+    else `ceil(per_side * H)`. `cache=False` runs the net on every call.
     """
 
     compute_argument = "iterations"
 
-    def __init__(self, net: RecurrentMazeNet, iterations: int | None = None, per_side: float = 4.0) -> None:
+    def __init__(
+        self, net: RecurrentMazeNet, iterations: int | None = None, per_side: float = 4.0, cache: bool = True
+    ) -> None:
         super().__init__()
         if iterations is not None:
             check_iterations(iterations)
         check(per_side > 0, "per_side", f"must be positive, got {per_side}")
-        self.net, self.iterations, self.per_side = net, iterations, per_side
+        self.net, self.iterations, self.per_side, self.cache = net, iterations, per_side, cache
         self._mazes: torch.Tensor | None = None
         self._maps: torch.Tensor | None = None
         self._cached_t: int | None = None
@@ -217,26 +219,89 @@ class RecurrentPolicy(HookedModule):
 
     def move_maps(self, obs: torch.Tensor, iterations: int | None = None) -> torch.Tensor:
         """`(B, 4, H, W)` move logits for the mazes in `obs`, from the cache where it holds them."""
+        return self.maps(obs, iterations)[:, :4]
+
+    def maps(self, obs: torch.Tensor, iterations: int | None = None) -> torch.Tensor:
+        """`(B, 5, H, W)`: move logits and value per cell, from the cache where it holds them.
+
+        The cache is bypassed while a hook listens inside the net (a scoped hook must see,
+        and may edit, every pass) and emptied whenever the train/eval mode changes (so
+        maps computed before a weight update are never served after it)."""
         mazes = maze_of(obs)
         steps = iterations if iterations is not None else self.iterations_for(obs.shape[-1])
+        if not self.cache or self._listened():
+            with torch.no_grad():
+                return torch.cat(self._run(mazes, steps), dim=1)
         cached = self._mazes
         if cached is None or cached.shape != mazes.shape or self._cached_t != steps or self._maps is None:
             with torch.no_grad():
-                self._maps = self.net(mazes, steps)
+                self._maps = torch.cat(self._run(mazes, steps), dim=1)
             self._mazes, self._cached_t = mazes.clone(), steps
             return self._maps
         changed = (mazes != cached).flatten(1).any(1).nonzero().squeeze(1)
         if changed.numel():
             with torch.no_grad():
-                self._maps[changed] = self.net(mazes[changed], steps)
+                self._maps[changed] = torch.cat(self._run(mazes[changed], steps), dim=1)
             cached[changed] = mazes[changed]
         return self._maps
 
+    def _run(self, mazes: torch.Tensor, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, value = self.net.run(mazes, steps)
+        return logits, value[:, None]
+
+    def _listened(self) -> bool:
+        return any(isinstance(m, HookPoint) and m._forward_hooks for m in self.net.modules())
+
+    def train(self, mode: bool = True) -> RecurrentPolicy:
+        self._mazes = self._maps = None
+        return super().train(mode)
+
     def forward(self, obs: torch.Tensor, iterations: int | None = None) -> torch.Tensor:
         """`(B, 8, H, W)` -> `(B, 4)` move logits at each world's agent cell."""
-        maps = self.move_maps(obs, iterations)
-        agent = obs[:, AGENT].flatten(1).argmax(1)  # (B,)
-        return maps.flatten(2).gather(2, agent[:, None, None].expand(-1, 4, 1)).squeeze(2)
+        return at_agent(self.move_maps(obs, iterations), obs)
+
+
+def at_agent(maps: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
+    """`(B, K, H, W)` per-cell maps read at each world's agent cell of `obs` `(B, 8, H, W)` -> `(B, K)`."""
+    agent = obs[:, AGENT].flatten(1).argmax(1)  # (B,)
+    return maps.flatten(2).gather(2, agent[:, None, None].expand(-1, maps.shape[1], 1)).squeeze(2)
+
+
+class RecurrentActorCritic(RecurrentPolicy):
+    """The net as an actor-critic for PPO: logits at the agent's cell, the value head's value there.
+
+    `logits_and_value(obs)` runs the net with gradient on every call (PPO's updates need it);
+    `forward(obs)` acts through `RecurrentPolicy`'s cache (one pass per episode). T is
+    `ceil(per_side * H)`. The saved model is `net` (kind `recurrent`).
+    """
+
+    def __init__(self, net: RecurrentMazeNet, per_side: float = 2.0) -> None:
+        if net.value_conv is None:
+            raise MesalabError("a recurrent actor-critic needs the value head (model.value_head=true)")
+        super().__init__(net, per_side=per_side)
+
+    def logits_and_value(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`(B, 8, H, W)` -> `(logits (B, 4), value (B,))` at each agent's cell; from the cache
+        (one pass per episode) when no gradient is taken, as in PPO's rollouts."""
+        if torch.is_grad_enabled():
+            logits, value = self._run(maze_of(obs), self.iterations_for(obs.shape[-1]))
+            both = at_agent(torch.cat([logits, value], dim=1), obs)
+        else:
+            both = at_agent(self.maps(obs), obs)
+        return both[:, :4], both[:, 4]
+
+
+def policy_view(net: nn.Module, size: int) -> RecurrentPolicy:
+    """The saved net as a gridworld policy on `size`x`size` mazes for the diagnostics: thinking
+    4 x size iterations by default (`iterations=n` thinks n), hooked on exactly those iterations
+    (a diagnostic that caches every `iters.{t}` hook finds each one filled); a hooked pass is
+    never served from the cache."""
+    if not isinstance(net, RecurrentMazeNet):
+        raise MesalabError(f"a recurrent policy view needs a RecurrentMazeNet, got {type(net).__name__}")
+    hooked = RecurrentMazeNet(net.cfg.replace(hooked_iterations=4 * size))  # hook points hold no weights
+    hooked.load_state_dict(net.state_dict())
+    return RecurrentPolicy(hooked.to(next(net.parameters()).device), iterations=4 * size)
 
 
 register_model_kind("recurrent", RecurrentConfig, RecurrentMazeNet)
+register_policy_view("recurrent", policy_view)

@@ -29,8 +29,8 @@ import safetensors.torch
 import torch
 from tqdm import tqdm
 
-from mesalab.config import Config, check
-from mesalab.envs.gridworld import BASE_OBJECTIVE, OBJECTIVES, GridWorld, get_distribution
+from mesalab.config import Config, check, check_choice
+from mesalab.envs.gridworld import BASE_OBJECTIVE, DISTRIBUTIONS, OBJECTIVES, GridWorld, get_distribution
 from mesalab.envs.gridworld.oracle import UNREACHABLE, goal_distance, optimal_actions
 from mesalab.errors import MesalabError
 from mesalab.models.recurrent import RecurrentMazeNet, maze_of
@@ -42,6 +42,9 @@ from mesalab.store.runs import write_json_atomic
 @dataclass(frozen=True)
 class MazeSupervisedConfig(Config):
     """Supervised training of a recurrent maze net on oracle moves."""
+
+    ADDED_FIELDS = ("alt_distribution", "alt_fraction")
+    """Left out of the hash at their defaults (`Config.ADDED_FIELDS`): older runs keep theirs."""
 
     distribution: str = "red-door/train"
     """Named distribution whose layout generator, colours and objects the mazes come from."""
@@ -74,8 +77,20 @@ class MazeSupervisedConfig(Config):
     """Steps between metric rows."""
     seed: int = 0
     """Seed of data order, iteration counts and the data worlds."""
+    alt_distribution: str = ""
+    """A second named distribution batches may come from (empty: none)."""
+    alt_fraction: float = 0.0
+    """Probability that a batch comes from `alt_distribution` (drawn from `(seed, step)`)."""
 
     def validate(self) -> None:
+        check(0 <= self.alt_fraction <= 1, "alt_fraction", f"must be in [0, 1], got {self.alt_fraction}")
+        check(
+            bool(self.alt_distribution) or self.alt_fraction == 0,
+            "alt_fraction",
+            "needs alt_distribution",
+        )
+        if self.alt_distribution:
+            check_choice(self.alt_distribution, "alt_distribution", DISTRIBUTIONS.names())
         check(len(self.sizes) >= 1, "sizes", "must name at least one size", "9, 11, 13, ...")
         for size in self.sizes:
             check(size >= 5 and size % 2 == 1, "sizes", f"each must be odd and >= 5, got {size}")
@@ -187,6 +202,11 @@ def train(
     """Train `net` in place; returns the last metrics. `on_step(k)` runs after step k."""
     device = next(net.parameters()).device
     source = MazeSource(cfg.distribution, cfg.batch_size, cfg.seed, cfg.num_layouts)
+    alt = (
+        MazeSource(cfg.alt_distribution, cfg.batch_size, cfg.seed, cfg.num_layouts)
+        if cfg.alt_fraction
+        else None
+    )
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
     start = 0
     if resume and checkpoint_dir is not None and (checkpoint_dir / "checkpoint.json").exists():
@@ -198,7 +218,13 @@ def train(
     began = time.perf_counter()
     for k in tqdm(range(start, cfg.steps), desc="think", disable=not progress, leave=False, initial=start):
         size = cfg.sizes[k % len(cfg.sizes)]
-        batch = _to(source.batch(size, k // len(cfg.sizes)), device)
+        from_alt = (
+            alt is not None
+            and float(torch.rand(1, generator=generator(cfg.seed, "alt", k))) < cfg.alt_fraction
+        )
+        batch = _to(
+            (alt if from_alt and alt is not None else source).batch(size, k // len(cfg.sizes)), device
+        )
         metrics = _update(cfg, net, optimizer, batch, size, k)
         if (k + 1) % cfg.log_every == 0 or k + 1 == cfg.steps:
             last = {**metrics, "charts/seconds": time.perf_counter() - began}

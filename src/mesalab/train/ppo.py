@@ -28,6 +28,7 @@ from mesalab.envs.gridworld.objectives import BASE_OBJECTIVE
 from mesalab.envs.gridworld.world import GridWorld
 from mesalab.errors import MesalabError
 from mesalab.models.policy import ActorCritic
+from mesalab.models.recurrent import RecurrentActorCritic
 from mesalab.seeding import generator as make_generator
 from mesalab.store.metrics import MetricsLogger
 from mesalab.train.checkpoint import load_checkpoint, save_checkpoint
@@ -127,7 +128,7 @@ def gae(
 def train(
     cfg: PPOConfig,
     world: GridWorld,
-    policy: ActorCritic,
+    policy: ActorCritic | RecurrentActorCritic,
     logger: MetricsLogger | None = None,
     checkpoint_dir: Path | None = None,
     resume: bool = False,

@@ -3,7 +3,8 @@
 A model is `NAME.safetensors` + `NAME.json` (`mesalab.models.io`) anywhere inside a run
 folder (`mesalab.store.runs.list_runs`), training checkpoints excepted. Gridworld policies
 (`actor-critic`, symbolic observations) keep their call signature; in-context regressors
-(`lsa`, `softmax-transformer`, which read tokens) are wrapped as `(x, y, x_query) -> (B,)`.
+(`lsa`, `softmax-transformer`, which read tokens) are wrapped as `(x, y, x_query) -> (B,)`;
+maze nets with a policy view (`recurrent`) join as gridworld policies through that view.
 A file that cannot be loaded, or a model of no zoo domain, is skipped with a warning.
 """
 
@@ -22,6 +23,7 @@ from mesalab.envs.icl.sampler import tokens
 from mesalab.errors import MesalabError
 from mesalab.hooks import HookedModule, HookPoint
 from mesalab.models.io import load_model
+from mesalab.models.kinds import POLICY_VIEWS
 from mesalab.store.runs import list_runs
 from mesalab.zoo.entry import ZooEntry
 from mesalab.zoo.references import gridworld_reference, icl_reference
@@ -97,6 +99,21 @@ def _entry(stem: Path, run: Path) -> ZooEntry | None:
             world=world,
             source=str(stem.with_suffix(".safetensors")),
         )
+    if kind in POLICY_VIEWS:  # a maze net acting at the agent's cell (recurrent): any maze size
+        world = str(meta.get("trained_on", "red-door/train"))
+        world = world if world in DISTRIBUTIONS else "red-door/train"
+        return ZooEntry(
+            name,
+            "gridworld",
+            "unknown",
+            None,
+            _view_loader(stem, kind, DISTRIBUTIONS[world].size),
+            f"A {kind} model trained by {meta.get('base_optimizer', 'its run')} on {world} ({run.name}), "
+            "acting at the agent's cell; whether it searches is what the diagnostics are for.",
+            reference_inputs=lambda: gridworld_reference(world),
+            world=world,
+            source=str(stem.with_suffix(".safetensors")),
+        )
     if kind in ICL_KINDS:
         dim = int(config.get("token_dim", 11)) - 1
         task = meta.get("task", {})
@@ -119,6 +136,14 @@ def _loader(stem: Path, kind: str) -> Callable[[], nn.Module]:
     def build() -> nn.Module:
         model, _ = load_model(stem)
         return TokenModel(model) if kind in ICL_KINDS else model
+
+    return build
+
+
+def _view_loader(stem: Path, kind: str, size: int) -> Callable[[], nn.Module]:
+    def build() -> nn.Module:
+        model, _ = load_model(stem)
+        return POLICY_VIEWS.get(kind)(model, size)
 
     return build
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mesalab.config import Config, check
+from mesalab.config import Config, check, check_choice
+from mesalab.experiments.red_door.config import RED_DOOR_ARCHES
+from mesalab.experiments.red_door.recurrent import RecurrentArmConfig
 from mesalab.shift import VerdictConfig
 from mesalab.train import ppo
 
@@ -17,6 +19,9 @@ BASE, ALT, DEPLOY = "red-door/train", "red-door/diverse", "red-door/deploy"
 @dataclass(frozen=True)
 class EmergenceRedDoorTrialConfig(Config):
     """One policy trained on a train/diverse mixture and assessed on train and deploy."""
+
+    ADDED_FIELDS = ("arch", "recurrent")
+    """Left out of the hash at their defaults (`Config.ADDED_FIELDS`): older runs keep theirs."""
 
     seed: int = 0
     """Seed of the initial weights, the mixture's episode draws, PPO and the assessments."""
@@ -32,8 +37,13 @@ class EmergenceRedDoorTrialConfig(Config):
     """The base optimizer (its seed is replaced by one derived from `seed`)."""
     verdict: VerdictConfig = field(default_factory=VerdictConfig)
     """Thresholds of the alignment verdict (also used by the behavioural definition)."""
+    arch: str = "planner"
+    """Policy torso: an actor-critic's (`planner`, `mlp`, `cost-planner`, by PPO) or `recurrent`."""
+    recurrent: RecurrentArmConfig = field(default_factory=RecurrentArmConfig)
+    """`arch=recurrent` only: the net and its base optimizer (`bc` on the mixture's mazes, or `ppo`)."""
 
     def validate(self) -> None:
+        check_choice(self.arch, "arch", RED_DOOR_ARCHES)
         check(
             0.0 <= self.alt_fraction <= 1.0,
             "alt_fraction",

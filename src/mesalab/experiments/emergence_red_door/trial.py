@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from torch import nn
+
 from mesalab.config import Config
 from mesalab.envs.gridworld import GridWorld, MixtureWorld, get_distribution
 from mesalab.experiments.emergence_red_door.config import (
@@ -19,9 +21,11 @@ from mesalab.experiments.emergence_red_door.config import (
     TRIAL_NAME,
     EmergenceRedDoorTrialConfig,
 )
+from mesalab.experiments.red_door.recurrent import save_recurrent_policy, train_recurrent_policy
 from mesalab.experiments.red_door.training import TrainingFiles, train_policy
 from mesalab.models.io import save_model
 from mesalab.models.policy import ActorCritic, PolicyConfig, learned_objective
+from mesalab.models.recurrent import RecurrentPolicy
 from mesalab.seeding import derive_seed31
 from mesalab.shift import VerdictConfig, judge
 from mesalab.sweep.experiment import SweepExperiment, register_sweep_experiment
@@ -41,7 +45,7 @@ def train_mixture_policy(
 ) -> tuple[ActorCritic, PolicyConfig]:
     """PPO on the mixture; resumes from the trial's checkpoint when one is there."""
     base, alt = get_distribution(BASE), get_distribution(ALT)
-    policy_cfg = PolicyConfig(size=base.size)
+    policy_cfg = PolicyConfig(size=base.size, arch=cfg.arch)
 
     def make_world() -> GridWorld:
         world_seed = derive_seed31(cfg.seed, "emergence-red-door", "world")
@@ -60,19 +64,48 @@ def train_mixture_policy(
     return policy, policy_cfg
 
 
+def train_mixture_recurrent(cfg: EmergenceRedDoorTrialConfig, trial_dir: Path) -> RecurrentPolicy:
+    """`arch=recurrent`: the recurrent net on the mixture (a batch of mazes from `diverse` with
+    probability `alt_fraction` when cloning the oracle; PPO steps the mixture world)."""
+    base, alt = get_distribution(BASE), get_distribution(ALT)
+
+    def make_world() -> GridWorld:
+        world_seed = derive_seed31(cfg.seed, "emergence-red-door", "world")
+        return MixtureWorld(base, alt, cfg.alt_fraction, cfg.num_envs, seed=world_seed)
+
+    files = TrainingFiles(metrics=trial_dir / "metrics.jsonl", checkpoint_dir=trial_dir / "checkpoint")
+    policy, meta = train_recurrent_policy(
+        cfg.recurrent,
+        BASE,
+        cfg.seed,
+        lambda kind: ("emergence-red-door", kind),
+        files,
+        make_world,
+        cfg.ppo,
+        alt=(ALT, cfg.alt_fraction) if cfg.alt_fraction > 0 else None,
+    )
+    meta.update(trained_on=f"{BASE} + {cfg.alt_fraction} {ALT}", seed=cfg.seed)
+    save_recurrent_policy(policy, cfg.recurrent, trial_dir / "policy.safetensors", meta)
+    return policy
+
+
 def run_trial(cfg: Config, trial_dir: Path) -> dict[str, Any]:
     """Train, assess on train and deploy, infer, decide; flat results for the sweep table."""
     assert isinstance(cfg, EmergenceRedDoorTrialConfig)
     started = time.perf_counter()
-    policy, policy_cfg = train_mixture_policy(cfg, trial_dir)
+    policy: nn.Module
+    if cfg.arch == "recurrent":
+        policy = train_mixture_recurrent(cfg, trial_dir)
+    else:
+        policy, policy_cfg = train_mixture_policy(cfg, trial_dir)
+        save_model(
+            policy,
+            trial_dir / "policy",
+            "actor-critic",
+            policy_cfg,
+            {"trained_on": f"{BASE} + {cfg.alt_fraction} {ALT}", "seed": cfg.seed, "base_optimizer": "ppo"},
+        )
     train_seconds = time.perf_counter() - started
-    save_model(
-        policy,
-        trial_dir / "policy",
-        "actor-critic",
-        policy_cfg,
-        {"trained_on": f"{BASE} + {cfg.alt_fraction} {ALT}", "seed": cfg.seed, "base_optimizer": "ppo"},
-    )
     judged = judge(
         policy,
         BASE,

@@ -66,11 +66,7 @@ def write_report(run_dir: Path, cfg: Any, results: dict[str, Any], memory: dict[
         _likelihood_section(results),
         Section(
             "Training",
-            [
-                f"Base optimizer: PPO, {cfg.ppo.total_steps:,} environment steps per policy on "
-                f"{cfg.num_envs} worlds in parallel; policy torso <code>{esc(cfg.arch)}</code>, "
-                f"observations <code>{esc(cfg.obs_mode)}</code>.",
-            ],
+            [_training_text(cfg)],
             figures=[_training_figure(run_dir)],
         ),
         _distribution_section(),
@@ -251,6 +247,25 @@ def _likelihood_section(results: dict[str, Any]) -> Section:
     )
 
 
+def _training_text(cfg: Any) -> str:
+    if cfg.arch == "recurrent" and cfg.recurrent.base_optimizer == "bc":
+        bc = cfg.recurrent.bc
+        return (
+            f"Base optimizer: cloning the BFS oracle with dense labels (every floor cell's shortest-path "
+            f"moves), {bc.steps:,} steps of {bc.batch_size} mazes, T drawn from "
+            f"[{bc.min_per_side:g}, {bc.max_per_side:g}] x side; policy torso <code>recurrent</code> "
+            f"(width {cfg.recurrent.model.width}), acting with T = {cfg.recurrent.per_side:g} x side."
+        )
+    torso = f"<code>{esc(cfg.arch)}</code>"
+    if cfg.arch == "recurrent":
+        torso += f" (width {cfg.recurrent.model.width}, T = {cfg.recurrent.per_side:g} x side)"
+    return (
+        f"Base optimizer: PPO, {cfg.ppo.total_steps:,} environment steps per policy on "
+        f"{cfg.num_envs} worlds in parallel; policy torso {torso}, "
+        f"observations <code>{esc(cfg.obs_mode)}</code>."
+    )
+
+
 def _trajectory_figure(memory: dict[str, Any], mazes: int = 4) -> EmbeddedFigure:
     arms = list(memory)
     deploy = {arm: memory[arm][0]["assessments"]["red-door/deploy"] for arm in arms}
@@ -314,21 +329,26 @@ def _training_figure(run_dir: Path) -> EmbeddedFigure:
     rows = read_metrics(run_dir / "metrics.jsonl")
     fig, ax = plt.subplots(figsize=(8, 3.2))
     tags = sorted({r.get("tag", "") for r in rows})
+    # PPO logs rollout success; oracle cloning (arch=recurrent) the share of mazes whose map is right
+    cloned = not any("charts/success" in r for r in rows)
+    key = "charts/maze_accuracy" if cloned else "charts/success"
     for tag in tags:
-        series = [
-            (r["step"], r["charts/success"]) for r in rows if r.get("tag") == tag and "charts/success" in r
-        ]
+        series = [(r["step"], r[key]) for r in rows if r.get("tag") == tag and key in r]
         if not series:
             continue
         steps, success = zip(*series, strict=True)
         arm = tag.split("/")[0]
         colour = np.array(ARM_COLOURS.get(arm, (90, 90, 90))) / 255
         ax.plot(steps, success, label=tag, color=colour, alpha=0.8)
-    ax.set_xlabel("environment steps")
-    ax.set_ylabel("training success (base objective)")
+    ax.set_xlabel("gradient steps" if cloned else "environment steps")
+    ax.set_ylabel("mazes whose whole map is optimal" if cloned else "training success (base objective)")
     ax.set_ylim(0, 1.05)
     ax.legend(fontsize=8)
     fig.tight_layout()
+    if cloned:
+        return embed_figure(
+            fig, "Training curves: share of a batch's mazes whose move map is optimal at every cell."
+        )
     return embed_figure(fig, "Training curves: fraction of finished episodes that left through the exit.")
 
 

@@ -10,6 +10,7 @@ distribution. Output: a run folder with `config.json`, `metrics.jsonl`, `models/
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,17 @@ import torch
 from mesalab import __version__
 from mesalab.envs.gridworld import DISTRIBUTIONS, GridWorld, get_distribution
 from mesalab.experiments.red_door.config import ARMS, SHIFTS, RedDoorConfig
+from mesalab.experiments.red_door.recurrent import (
+    check_saved_kind,
+    load_recurrent_policy,
+    save_recurrent_policy,
+    train_recurrent_policy,
+)
 from mesalab.experiments.red_door.report import write_report
 from mesalab.experiments.red_door.training import TrainingFiles, train_policy
 from mesalab.models.io import load_model, save_model
 from mesalab.models.policy import ActorCritic, PolicyConfig, learned_objective
+from mesalab.models.recurrent import RecurrentPolicy
 from mesalab.seeding import derive_seed, derive_seed31
 from mesalab.shift import judge
 from mesalab.store import create_run_dir, read_json, write_json_atomic
@@ -33,9 +41,11 @@ def model_path(run_dir: Path, arm: str, seed: int) -> Path:
 
 def train_arm(
     cfg: RedDoorConfig, run_dir: Path, arm: str, seed: int, device: torch.device, progress: bool
-) -> ActorCritic:
+) -> ActorCritic | RecurrentPolicy:
     """Train (or resume, or load when finished) one policy."""
     path = model_path(run_dir, arm, seed)
+    if cfg.arch == "recurrent":
+        return train_recurrent_arm(cfg, run_dir, arm, seed, device, progress)
     if path.exists():
         model, _ = load_model(path, device)
         assert isinstance(model, ActorCritic)
@@ -74,6 +84,42 @@ def train_arm(
     return policy
 
 
+def train_recurrent_arm(
+    cfg: RedDoorConfig, run_dir: Path, arm: str, seed: int, device: torch.device, progress: bool
+) -> RecurrentPolicy:
+    """`arch=recurrent`: the generic recurrent net, trained by its base optimizer (see `recurrent.py`)."""
+    path = model_path(run_dir, arm, seed)
+    if path.exists():
+        return load_recurrent_policy(path, device, cfg.recurrent.per_side)
+    spec = get_distribution(ARMS[arm])
+
+    def make_world() -> GridWorld:
+        return GridWorld(spec, cfg.num_envs, seed=derive_seed(seed, "world", arm), device=device)
+
+    files = TrainingFiles(
+        metrics=run_dir / "metrics.jsonl",
+        checkpoint_dir=run_dir / "checkpoints" / f"{arm}-seed{seed}",
+        tensorboard_dir=run_dir / "tensorboard" / f"{arm}-seed{seed}",
+        tag=f"{arm}/seed{seed}",
+    )
+    started, cpu = time.perf_counter(), time.process_time()
+    policy, meta = train_recurrent_policy(
+        cfg.recurrent, ARMS[arm], seed, lambda kind: (kind, arm), files, make_world, cfg.ppo, device, progress
+    )
+    meta.update(trained_on=ARMS[arm], arm=arm, seed=seed, train_seconds=time.perf_counter() - started)
+    meta["train_cpu_seconds"] = time.process_time() - cpu
+    save_recurrent_policy(policy, cfg.recurrent, path, meta)
+    return policy
+
+
+def check_resumable(cfg: RedDoorConfig, run_dir: Path) -> None:
+    """Every finished model in the run folder is of the kind its arch makes (checked before any work)."""
+    kind = "recurrent" if cfg.arch == "recurrent" else "actor-critic"
+    for arm in ARMS:
+        for seed in range(cfg.seeds):
+            check_saved_kind(model_path(run_dir, arm, seed), kind)
+
+
 def assess_model(
     cfg: RedDoorConfig, policy: torch.nn.Module, arm: str, seed: int, device: torch.device
 ) -> dict[str, Any]:
@@ -108,6 +154,7 @@ def run(
     if resume is not None:
         run_dir = resume
         cfg = RedDoorConfig.from_dict(read_json(run_dir / "config.json")["config"])
+        check_resumable(cfg, run_dir)
     else:
         run_dir = create_run_dir("red-door", cfg, out_root)
     results: dict[str, Any] = {"experiment": "red-door", "mesalab_version": __version__, "arms": {}}

@@ -25,6 +25,7 @@ import torch
 
 from mesalab import __version__
 from mesalab.errors import MesalabError
+from mesalab.experiments.red_door.recurrent import check_saved_kind
 from mesalab.experiments.think_longer.config import ThinkLongerConfig
 from mesalab.experiments.think_longer.evaluate import needed_t, overthinking, success_by_t, t_grid
 from mesalab.experiments.think_longer.probe import probe_study
@@ -206,6 +207,8 @@ def run(
     if resume is not None:
         run_dir = resume
         cfg = ThinkLongerConfig.from_dict(read_json(run_dir / "config.json")["config"])
+        for arm in ARMS:  # a finished model of another kind is refused before any work
+            check_saved_kind(model_path(run_dir, arm), "recurrent")
     else:
         run_dir = create_run_dir(EXPERIMENT, cfg, out_root)
     timings: dict[str, float] = {}
