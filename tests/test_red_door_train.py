@@ -188,7 +188,12 @@ BROKEN = {
     ),
     "config of another size": (
         lambda p: p.with_suffix(".json").write_text(
-            json.dumps({**json.loads(p.with_suffix(".json").read_text()), "config": {"size": 4}})
+            json.dumps(
+                {
+                    **(meta := json.loads(p.with_suffix(".json").read_text())),
+                    "config": {**meta["config"], "size": 4},  # every field named: the size is refused
+                }
+            )
         ),
         "size: must be odd",
     ),
@@ -217,7 +222,7 @@ def test_weights_of_another_shape_are_refused(tmp_path: Path) -> None:
         tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
         inner = {**(handle.metadata() or {}), "config": json.dumps(meta["config"])}
     safetensors.torch.save_file(tensors, str(path), metadata=inner)
-    with pytest.raises(MesalabError, match="weights do not fit"):
+    with pytest.raises(MesalabError, match="tensors do not match an actor-critic"):
         load_model(path)
 
 

@@ -153,7 +153,8 @@ def _check_tensors(weights: Path, kind: str, build: Any, config: Config) -> None
     missing, extra = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
     if missing or extra:
         listed = "; ".join(p for p in (_few("missing", missing), _few("unexpected", extra)) if p)
-        raise MesalabError(f"{weights}: tensors do not match a {kind} of this config ({listed})")
+        model = f"{_article(kind)} {kind}"
+        raise MesalabError(f"{weights}: tensors do not match {model} of this config ({listed})")
     for name, tensor in expected.items():
         shape, dtype = found[name]
         want = _DTYPES.get(tensor.dtype, str(tensor.dtype))
@@ -229,3 +230,7 @@ def _stem(path: Path) -> Path:
     if path.name in ("", ".", ".."):
         raise MesalabError(f"{str(path)!r}: not a model path (allowed: NAME, NAME.safetensors or NAME.json)")
     return path.with_suffix("") if path.suffix in {".safetensors", ".json"} else path
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
