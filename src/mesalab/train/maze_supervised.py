@@ -36,7 +36,7 @@ from mesalab.errors import MesalabError
 from mesalab.models.recurrent import RecurrentMazeNet, maze_of
 from mesalab.seeding import derive_seed, generator
 from mesalab.store.metrics import MetricsLogger
-from mesalab.store.runs import write_json_atomic
+from mesalab.store.runs import write_bytes_atomic
 
 
 @dataclass(frozen=True)
@@ -209,7 +209,7 @@ def train(
     )
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
     start = 0
-    if resume and checkpoint_dir is not None and (checkpoint_dir / "checkpoint.json").exists():
+    if resume and checkpoint_dir is not None and (checkpoint_dir / "checkpoint.safetensors").exists():
         start = load_training_state(checkpoint_dir, net, optimizer)
         if logger is not None:
             logger.truncate_after(start)
@@ -288,7 +288,8 @@ def _to(batch: MazeBatch, device: torch.device) -> MazeBatch:
 def save_training_state(
     folder: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int
 ) -> None:
-    """`folder/checkpoint.safetensors` (weights, Adam state) and `checkpoint.json` (written last)."""
+    """`folder/checkpoint.safetensors`: weights, Adam state, and the step and Adam's param groups
+    in its metadata, so one atomic rename makes the whole checkpoint visible at once."""
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {f"net.{k}": v for k, v in net.state_dict().items()}
     optim = optimizer.state_dict()
@@ -296,17 +297,22 @@ def save_training_state(
         for key, value in entry.items():
             tensors[f"optim.{index}.{key}"] = torch.as_tensor(value)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-    tmp = folder / "checkpoint.safetensors.tmp"
-    safetensors.torch.save_file(tensors, str(tmp))
-    tmp.replace(folder / "checkpoint.safetensors")
-    write_json_atomic(folder / "checkpoint.json", {"param_groups": optim["param_groups"], "step": step})
+    meta = {"param_groups": json.dumps(optim["param_groups"], sort_keys=True), "step": str(step)}
+    write_bytes_atomic(folder / "checkpoint.safetensors", safetensors.torch.save(tensors, metadata=meta))
+    (folder / "checkpoint.json").unlink(missing_ok=True)  # an older checkpoint's pair
 
 
 def load_training_state(folder: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer) -> int:
     """Restore what `save_training_state` wrote; returns the step to continue from."""
     try:
-        meta = json.loads((folder / "checkpoint.json").read_text(encoding="utf-8"))
-        tensors = safetensors.torch.load_file(str(folder / "checkpoint.safetensors"))
+        path = folder / "checkpoint.safetensors"
+        with safetensors.safe_open(str(path), framework="pt") as handle:
+            header = handle.metadata() or {}
+        if "step" in header:
+            meta = {"param_groups": json.loads(header["param_groups"]), "step": header["step"]}
+        else:  # written before the counters moved into the file
+            meta = json.loads((folder / "checkpoint.json").read_text(encoding="utf-8"))
+        tensors = safetensors.torch.load_file(str(path))
         device = next(net.parameters()).device
         net.load_state_dict({k[4:]: v.to(device) for k, v in tensors.items() if k.startswith("net.")})
         state: dict[int, dict[str, torch.Tensor]] = {}
