@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 THREADS ?= 1
+JOBS ?= 2
 
 .PHONY: demo test lint typecheck unit bench clean
 
@@ -30,7 +31,7 @@ typecheck: $(VENV)/.dev
 	$(BIN)/mypy src
 
 unit: $(VENV)/.dev
-	OMP_NUM_THREADS=$(THREADS) MESALAB_THREADS=$(THREADS) $(BIN)/python -m pytest -q
+	OMP_NUM_THREADS=$(THREADS) MESALAB_THREADS=$(THREADS) $(BIN)/python -m pytest -q -n $(JOBS) --durations=25
 
 test: lint typecheck unit
 

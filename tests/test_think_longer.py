@@ -25,7 +25,7 @@ from mesalab.models.recurrent import RecurrentConfig, RecurrentMazeNet, Recurren
 from mesalab.seeding import seeded_init
 from mesalab.shift import assess
 from mesalab.store.metrics import MetricsLogger
-from mesalab.train.maze_supervised import MazeSource, MazeSupervisedConfig, train
+from mesalab.train.maze_supervised import MazeSource, MazeSupervisedConfig, Selection, cells_right, train
 
 TINY = MazeSupervisedConfig(
     sizes=(7,), steps=200, batch_size=16, learning_rate=1e-2, num_layouts=256, checkpoint_every=0
@@ -175,6 +175,43 @@ def test_training_resumes_bit_for_bit(tmp_path: Path) -> None:
         assert torch.equal(value, resumed.state_dict()[key]), key
 
 
+class _Stop(Exception):
+    pass
+
+
+def test_selection_keeps_the_best_scored_weights_and_survives_an_interruption(tmp_path: Path) -> None:
+    cfg = TINY.replace(
+        steps=6, checkpoint_every=3, batch_size=4, select_size=9, select_every=2, select_mazes=4
+    )
+    net, seen = small_net(), {}
+
+    def record(step: int) -> None:
+        seen[step] = {k: v.clone() for k, v in net.state_dict().items()}
+
+    last = train(cfg, net, progress=False, on_step=record)
+    selection, probe = Selection(cfg, torch.device("cpu")), small_net()
+    scores = {}
+    for step in (2, 4, 6):  # the scored steps: every 2nd and the last
+        probe.load_state_dict(seen[step])
+        scores[step] = min(cells_right(probe, selection.batch, selection.iterations).values())
+    best = max(scores, key=lambda step: (scores[step], -step))  # the first of equal scores is kept
+    assert last["select/best_step"] == best and last["select/best_score"] == scores[best], scores
+    for key, value in net.state_dict().items():
+        assert torch.equal(value, seen[best][key]), key
+
+    def stop_at_3(step: int) -> None:
+        if step == 3:
+            raise _Stop
+
+    with pytest.raises(_Stop):  # killed after the step-3 checkpoint, which holds step 2's best
+        train(cfg, small_net(), checkpoint_dir=tmp_path / "ck", progress=False, on_step=stop_at_3)
+    resumed = small_net()
+    again = train(cfg, resumed, checkpoint_dir=tmp_path / "ck", resume=True, progress=False)
+    assert again["select/best_step"] == best
+    for key, value in net.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key
+
+
 def test_fill_rounds_prune_dead_ends_inward() -> None:
     batch = MazeSource("red-door/train", 8, 0, 64).batch(9, 0)
     rounds = fill_rounds(batch)
@@ -232,7 +269,7 @@ def test_help_lists_the_fields_and_sets_reach_the_config(capsys, monkeypatch) ->
     monkeypatch.setenv("COLUMNS", "200")
     assert main(["run", "think-longer", "--help"]) == 0
     text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", capsys.readouterr().out).split())
-    assert "train.steps: int = 5000 (--quick: 250)" in text
+    assert "train.steps: int = 1750 (--quick: 250)" in text
     assert "per_side: tuple[float, ...]" in text and "model.width:" in text and "shifts:" in text
     cfg = flagship_config("think-longer", True, ["train.steps=7", "per_side=[1,3]"], {"seed": 4})
     assert isinstance(cfg, ThinkLongerConfig)

@@ -9,7 +9,7 @@ import typer
 
 from mesalab.cli.app import app
 from mesalab.cli.progress import progress_option, quiet_option
-from mesalab.cli.settings import threads_option
+from mesalab.cli.settings import out_option, threads_option
 from mesalab.store.runs import finite
 
 
@@ -28,7 +28,7 @@ def break_model(
     sizes: str = typer.Option("", "--sizes", help="Maze sizes to try, e.g. 9,11,13 (scripted policies)."),
     seed: int = typer.Option(0, "--seed", help="Seed of rollouts and sampler."),
     layout_seed: int = typer.Option(1000, "--layout-seed", help="Layout bank of the scored mazes."),
-    out: Path = typer.Option(Path("runs"), "--out", help="Folder that holds run folders."),
+    out: Path = out_option(),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     threads: int | None = threads_option(),
     progress: bool = progress_option(),

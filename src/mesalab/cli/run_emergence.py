@@ -8,7 +8,7 @@ import typer
 
 from mesalab.cli.app import run_app
 from mesalab.cli.progress import progress_option
-from mesalab.cli.settings import flagship_command, flagship_config, set_option
+from mesalab.cli.settings import flagship_command, flagship_config, out_option, set_option
 
 _QUICK = "A small demo configuration (minutes; not a finding)."
 _SEEDS = "Seeds per grid point."
@@ -69,7 +69,7 @@ def run_emergence_red_door(
     sets: list[str] = set_option(),
     workers: int = typer.Option(2, "--workers", help=_WORKERS),
     threads: int = typer.Option(1, "--threads-per-trial", help=_THREADS),
-    out: Path = typer.Option(Path("runs"), "--out", help=_OUT),
+    out: Path = out_option(_OUT),
     address: str | None = typer.Option(None, "--address", help=_ADDRESS),
     name: str | None = typer.Option(None, "--name", help=_NAME),
     progress: bool = progress_option(),
@@ -91,7 +91,7 @@ def run_emergence_icl(
     sets: list[str] = set_option(),
     workers: int = typer.Option(2, "--workers", help=_WORKERS),
     threads: int = typer.Option(1, "--threads-per-trial", help=_THREADS),
-    out: Path = typer.Option(Path("runs"), "--out", help=_OUT),
+    out: Path = out_option(_OUT),
     address: str | None = typer.Option(None, "--address", help=_ADDRESS),
     name: str | None = typer.Option(None, "--name", help=_NAME),
     progress: bool = progress_option(),

@@ -8,7 +8,7 @@ import typer
 
 from mesalab.cli.app import run_app
 from mesalab.cli.progress import progress_option
-from mesalab.cli.settings import flagship_command, set_option, threads_option
+from mesalab.cli.settings import device_option, flagship_command, out_option, set_option, threads_option
 
 
 @run_app.command("icl-gd", cls=flagship_command("icl-gd"))
@@ -26,11 +26,9 @@ def icl_gd(
         "softmax_steps=N and eval_every=min(eval_every, N).",
     ),
     sets: list[str] = set_option(),
-    out: Path = typer.Option(Path("runs"), "--out", help="Root folder; the run gets a new folder inside."),
+    out: Path = out_option("Root folder; the run gets a new folder inside."),
     threads: int | None = threads_option(),
-    device: str | None = typer.Option(
-        None, "--device", help="cpu, cuda or cuda:N (default: CUDA when present)."
-    ),
+    device: str | None = device_option(),
     progress: bool = progress_option(),
 ) -> None:
     """Does a transformer trained on in-context regression learn gradient descent? Ends in report.html."""

@@ -8,7 +8,14 @@ import typer
 
 from mesalab.cli.app import run_app
 from mesalab.cli.progress import progress_option
-from mesalab.cli.settings import flagship_command, set_option, threads_option
+from mesalab.cli.settings import (
+    device_option,
+    flagship_command,
+    out_option,
+    resume_option,
+    set_option,
+    threads_option,
+)
 
 
 @run_app.command("oversight", cls=flagship_command("oversight"))
@@ -20,14 +27,10 @@ def run_oversight(
         help="Training seeds per arm (default 3; 1 with --quick); shortcut for --set seeds=N.",
     ),
     sets: list[str] = set_option(),
-    out: Path = typer.Option(Path("runs"), "--out", help="Folder that holds run folders."),
-    resume: str | None = typer.Option(
-        None, "--resume", help="Finish an interrupted run (its folder or name)."
-    ),
+    out: Path = out_option(),
+    resume: str | None = resume_option(),
     threads: int | None = threads_option(),
-    device: str | None = typer.Option(
-        None, "--device", help="cpu, cuda, cuda:1 (default: CUDA when present)."
-    ),
+    device: str | None = device_option(),
     progress: bool = progress_option(),
 ) -> None:
     """Train with a half-present visible overseer (and a blind control), compare watched vs unwatched."""

@@ -273,6 +273,21 @@ def world_command() -> type:
     return config_command(fields)
 
 
+def out_option(help: str = "Folder that holds run folders.") -> Any:
+    """`--out`, the root of new run folders (default `runs`)."""
+    return typer.Option(Path("runs"), "--out", help=help)
+
+
+def resume_option() -> Any:
+    """`--resume` of a flagship: a run folder (or its name) to finish."""
+    return typer.Option(None, "--resume", help="Finish an interrupted run (its folder or name).")
+
+
+def device_option() -> Any:
+    """`--device`, the same on every command that trains or runs a model."""
+    return typer.Option(None, "--device", help="cpu, cuda, cuda:1 (default: CUDA when present).")
+
+
 def threads_option() -> Any:
     """`--threads`, the same on every command: unset means `$MESALAB_THREADS`, else 1."""
     return typer.Option(

@@ -9,7 +9,7 @@ import typer
 
 from mesalab.cli.app import app
 from mesalab.cli.progress import progress_option, quiet_option
-from mesalab.cli.settings import set_option, sweep_command
+from mesalab.cli.settings import out_option, set_option, sweep_command
 
 
 @app.command("sweep", cls=sweep_command())
@@ -30,7 +30,7 @@ def sweep(
     name: str | None = typer.Option(
         None, "--name", help="Sweep folder name; an existing sweep folder is resumed."
     ),
-    out: Path = typer.Option(Path("runs"), "--out", help="Folder that holds run and sweep folders."),
+    out: Path = out_option("Folder that holds run and sweep folders."),
     threads: int = typer.Option(1, "--threads", help="Torch threads (and Ray CPUs) per trial."),
     progress: bool = progress_option(),
     quiet: bool = quiet_option(),

@@ -9,7 +9,7 @@ import typer
 
 from mesalab.cli.app import app
 from mesalab.cli.progress import progress_option, quiet_option
-from mesalab.cli.settings import set_option, sweep_command
+from mesalab.cli.settings import out_option, set_option, sweep_command
 
 
 @app.command("tune", cls=sweep_command())
@@ -29,7 +29,7 @@ def tune(
     workers: int = typer.Option(2, "--workers", help="Most trials running at once."),
     address: str | None = typer.Option(None, "--address", help="Join a Ray cluster (HOST:PORT)."),
     name: str | None = typer.Option(None, "--name", help="Tune folder name; an existing one is resumed."),
-    out: Path = typer.Option(Path("runs"), "--out", help="Folder that holds run folders."),
+    out: Path = out_option(),
     threads: int = typer.Option(1, "--threads", help="Torch threads (and Ray CPUs) per trial."),
     progress: bool = progress_option(),
     quiet: bool = quiet_option(),

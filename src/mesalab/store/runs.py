@@ -15,11 +15,13 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mesalab import __version__
 from mesalab.config import Config
 from mesalab.errors import MesalabError
+
+C = TypeVar("C", bound=Config)
 
 SCHEMA_VERSION = 1
 """Version of the run-folder layout and JSON records."""
@@ -165,6 +167,14 @@ def create_run_dir(
         },
     )
     return path
+
+
+def open_run(experiment: str, config: C, root: Path, resume: Path | None) -> tuple[C, Path]:
+    """`(config, run folder)`: a new folder for `config`, or the folder `resume` with the config
+    it was started with (a resumed run never takes a new one: its results would mix two)."""
+    if resume is None:
+        return config, create_run_dir(experiment, config, root)
+    return type(config).from_dict(read_json(resume / "config.json")["config"]), resume
 
 
 def _torch_threads() -> int | None:

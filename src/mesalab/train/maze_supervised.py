@@ -13,6 +13,14 @@ incremental progress: from any state its own iterations reach, more iterations i
 Loss: minus the log of the probability the map gives to the set of optimal moves, averaged
 over cells with one; plus `value_weight` times the squared error of the value head against
 `gamma ** distance`. Checkpoints (weights, Adam state, step) resume bit for bit.
+
+Snapshot selection (`select_size > 0`): every `select_every` steps the net is scored on
+validation mazes of side `select_size`, bigger than the training sizes and from a layout seed
+of their own, as the fraction of labelled cells whose argmax move is optimal, at the worst of
+the T values `select_per_side x select_size` (so a net that loses its answer when run longer
+scores low); training ends with the best-scoring weights. The score reads the move map only
+(no rollout) and never touches the training data or random streams; the best weights and
+score travel in the checkpoint, so a resumed run selects as an unbroken one does.
 """
 
 from __future__ import annotations
@@ -43,7 +51,15 @@ from mesalab.store.runs import write_bytes_atomic
 class MazeSupervisedConfig(Config):
     """Supervised training of a recurrent maze net on oracle moves."""
 
-    ADDED_FIELDS = ("alt_distribution", "alt_fraction")
+    ADDED_FIELDS = (
+        "alt_distribution",
+        "alt_fraction",
+        "select_size",
+        "select_every",
+        "select_mazes",
+        "select_per_side",
+        "select_layout_seed",
+    )
     """Left out of the hash at their defaults (`Config.ADDED_FIELDS`): older runs keep theirs."""
 
     distribution: str = "red-door/train"
@@ -81,6 +97,16 @@ class MazeSupervisedConfig(Config):
     """A second named distribution batches may come from (empty: none)."""
     alt_fraction: float = 0.0
     """Probability that a batch comes from `alt_distribution` (drawn from `(seed, step)`)."""
+    select_size: int = 0
+    """Side of the validation mazes the kept weights are chosen on (0: keep the last weights)."""
+    select_every: int = 500
+    """Steps between validation scores (the last step is always scored)."""
+    select_mazes: int = 32
+    """Validation mazes."""
+    select_per_side: tuple[float, ...] = (2.0, 4.0)
+    """T factors of the validation score: the worst cell accuracy over `factor x select_size`."""
+    select_layout_seed: int = 2000
+    """Layout seed of the validation mazes (training uses the distribution's, evaluation 1000)."""
 
     def validate(self) -> None:
         check(0 <= self.alt_fraction <= 1, "alt_fraction", f"must be in [0, 1], got {self.alt_fraction}")
@@ -109,6 +135,18 @@ class MazeSupervisedConfig(Config):
         check(self.num_layouts >= 1, "num_layouts", f"must be >= 1, got {self.num_layouts}")
         check(self.checkpoint_every >= 0, "checkpoint_every", f"must be >= 0, got {self.checkpoint_every}")
         check(self.log_every >= 1, "log_every", f"must be >= 1, got {self.log_every}")
+        check(
+            self.select_size == 0 or (self.select_size >= 5 and self.select_size % 2 == 1),
+            "select_size",
+            f"must be 0 (off) or odd and >= 5, got {self.select_size}",
+        )
+        check(self.select_every >= 1, "select_every", f"must be >= 1, got {self.select_every}")
+        check(self.select_mazes >= 1, "select_mazes", f"must be >= 1, got {self.select_mazes}")
+        check(
+            len(self.select_per_side) >= 1 and all(f > 0 for f in self.select_per_side),
+            "select_per_side",
+            f"must give positive factors, got {self.select_per_side}",
+        )
 
     def iteration_range(self, size: int) -> tuple[int, int]:
         """The T range of a batch of side `size`."""
@@ -190,6 +228,38 @@ def map_accuracy(logits: torch.Tensor, batch: MazeBatch) -> tuple[float, float]:
     return float(right[batch.labelled].float().mean()), float(right.flatten(1).all(1).float().mean())
 
 
+def cells_right(net: RecurrentMazeNet, batch: MazeBatch, iterations: list[int]) -> dict[int, float]:
+    """Fraction of labelled cells whose argmax move is optimal, after each T in `iterations`."""
+    with torch.no_grad():
+        maps = net.maps_at(batch.maze, iterations)
+    return {t: map_accuracy(logits, batch)[0] for t, logits in maps.items()}
+
+
+class Selection:
+    """The best weights so far by their validation score (`select_size > 0`)."""
+
+    def __init__(self, cfg: MazeSupervisedConfig, device: torch.device) -> None:
+        source = MazeSource(
+            cfg.distribution, cfg.select_mazes, cfg.seed, cfg.select_mazes, cfg.select_layout_seed
+        )
+        self.batch = _to(source.batch(cfg.select_size, 0), device)
+        self.iterations = sorted({max(1, math.ceil(f * cfg.select_size)) for f in cfg.select_per_side})
+        self.every, self.last = cfg.select_every, cfg.steps
+        self.score, self.step = -1.0, 0
+        self.weights: dict[str, torch.Tensor] | None = None
+
+    def due(self, step: int) -> bool:
+        return step % self.every == 0 or step == self.last
+
+    def update(self, net: RecurrentMazeNet, step: int) -> float:
+        """Score the net now; keep its weights when they beat the best so far."""
+        score = min(cells_right(net, self.batch, self.iterations).values())
+        if score > self.score:
+            self.score, self.step = score, step
+            self.weights = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        return score
+
+
 def train(
     cfg: MazeSupervisedConfig,
     net: RecurrentMazeNet,
@@ -208,9 +278,10 @@ def train(
         else None
     )
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
+    selection = Selection(cfg, device) if cfg.select_size else None
     start = 0
     if resume and checkpoint_dir is not None and (checkpoint_dir / "checkpoint.safetensors").exists():
-        start = load_training_state(checkpoint_dir, net, optimizer)
+        start = load_training_state(checkpoint_dir, net, optimizer, selection)
         if logger is not None:
             logger.truncate_after(start)
     net.train()
@@ -226,16 +297,22 @@ def train(
             (alt if from_alt and alt is not None else source).batch(size, k // len(cfg.sizes)), device
         )
         metrics = _update(cfg, net, optimizer, batch, size, k)
-        if (k + 1) % cfg.log_every == 0 or k + 1 == cfg.steps:
+        scored = selection is not None and selection.due(k + 1)
+        if selection is not None and scored:
+            metrics["select/score"] = selection.update(net, k + 1)
+        if scored or (k + 1) % cfg.log_every == 0 or k + 1 == cfg.steps:
             last = {**metrics, "charts/seconds": time.perf_counter() - began}
             if logger is not None:
                 logger.log(k + 1, last)
         if checkpoint_dir is not None and cfg.checkpoint_every and (k + 1) % cfg.checkpoint_every == 0:
-            save_training_state(checkpoint_dir, net, optimizer, k + 1)
+            save_training_state(checkpoint_dir, net, optimizer, k + 1, selection)
         if on_step is not None:
             on_step(k + 1)
     if checkpoint_dir is not None:
-        save_training_state(checkpoint_dir, net, optimizer, cfg.steps)
+        save_training_state(checkpoint_dir, net, optimizer, cfg.steps, selection)
+    if selection is not None and selection.weights is not None:
+        net.load_state_dict(selection.weights)  # the checkpoint above keeps the last weights
+        last = {**last, "select/best_score": selection.score, "select/best_step": selection.step}
     net.eval()
     return last
 
@@ -286,23 +363,33 @@ def _to(batch: MazeBatch, device: torch.device) -> MazeBatch:
 
 
 def save_training_state(
-    folder: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int
+    folder: Path,
+    net: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    step: int,
+    selection: Selection | None = None,
 ) -> None:
-    """`folder/checkpoint.safetensors`: weights, Adam state, and the step and Adam's param groups
-    in its metadata, so one atomic rename makes the whole checkpoint visible at once."""
+    """`folder/checkpoint.safetensors`: weights, Adam state, the best weights so far (with
+    selection), and the step, Adam's param groups and the best score in its metadata, so one
+    atomic rename makes the whole checkpoint visible at once."""
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {f"net.{k}": v for k, v in net.state_dict().items()}
     optim = optimizer.state_dict()
     for index, entry in optim["state"].items():
         for key, value in entry.items():
             tensors[f"optim.{index}.{key}"] = torch.as_tensor(value)
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     meta = {"param_groups": json.dumps(optim["param_groups"], sort_keys=True), "step": str(step)}
+    if selection is not None and selection.weights is not None:
+        tensors.update({f"best.{k}": v for k, v in selection.weights.items()})
+        meta.update({"select_score": repr(selection.score), "select_step": str(selection.step)})
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     write_bytes_atomic(folder / "checkpoint.safetensors", safetensors.torch.save(tensors, metadata=meta))
     (folder / "checkpoint.json").unlink(missing_ok=True)  # an older checkpoint's pair
 
 
-def load_training_state(folder: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer) -> int:
+def load_training_state(
+    folder: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer, selection: Selection | None = None
+) -> int:
     """Restore what `save_training_state` wrote; returns the step to continue from."""
     try:
         path = folder / "checkpoint.safetensors"
@@ -321,6 +408,9 @@ def load_training_state(folder: Path, net: torch.nn.Module, optimizer: torch.opt
                 _, index, name = key.split(".", 2)
                 state.setdefault(int(index), {})[name] = value.to(device) if name != "step" else value
         optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+        if selection is not None and "select_step" in header:
+            selection.score, selection.step = float(header["select_score"]), int(header["select_step"])
+            selection.weights = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise MesalabError(
             f"{folder}: checkpoint unreadable ({type(exc).__name__}: {exc}); delete it"

@@ -31,7 +31,7 @@ from mesalab.shift import judge
 from mesalab.shift.evaluate import Assessment
 from mesalab.shift.oversight import oversight_finding
 from mesalab.shift.stats import rate_summary
-from mesalab.store import create_run_dir, read_json, write_json_atomic
+from mesalab.store import open_run, write_json_atomic
 
 
 @contextmanager
@@ -105,11 +105,7 @@ def run(
 ) -> Path:
     """Run the experiment (or finish an interrupted one) and return its run folder."""
     device = torch.device(device)
-    if resume is not None:
-        run_dir = resume
-        cfg = OversightConfig.from_dict(read_json(run_dir / "config.json")["config"])
-    else:
-        run_dir = create_run_dir("oversight", cfg, out_root)
+    cfg, run_dir = open_run("oversight", cfg, out_root, resume)
     results: dict[str, Any] = {"experiment": "oversight", "mesalab_version": __version__, "arms": {}}
     memory: dict[str, dict[int, dict[str, Assessment]]] = {}
     timings: dict[str, dict[str, float]] = {}

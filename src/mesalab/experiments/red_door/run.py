@@ -32,7 +32,7 @@ from mesalab.models.policy import ActorCritic, PolicyConfig, learned_objective
 from mesalab.models.recurrent import RecurrentPolicy
 from mesalab.seeding import derive_seed, derive_seed31
 from mesalab.shift import judge
-from mesalab.store import create_run_dir, read_json, write_json_atomic
+from mesalab.store import open_run, write_json_atomic
 
 
 def model_path(run_dir: Path, arm: str, seed: int) -> Path:
@@ -151,12 +151,8 @@ def run(
 ) -> Path:
     """Run the experiment (or finish an interrupted one) and return its run folder."""
     device = torch.device(device)
-    if resume is not None:
-        run_dir = resume
-        cfg = RedDoorConfig.from_dict(read_json(run_dir / "config.json")["config"])
-        check_resumable(cfg, run_dir)
-    else:
-        run_dir = create_run_dir("red-door", cfg, out_root)
+    cfg, run_dir = open_run("red-door", cfg, out_root, resume)
+    check_resumable(cfg, run_dir)
     results: dict[str, Any] = {"experiment": "red-door", "mesalab_version": __version__, "arms": {}}
     memory: dict[str, dict[int, dict[str, Any]]] = {}
     for arm in ARMS:

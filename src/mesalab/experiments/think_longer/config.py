@@ -17,11 +17,17 @@ class ThinkLongerConfig(Config):
 
     model: RecurrentConfig = field(default_factory=RecurrentConfig)
     """The recurrent net (width, value head, hooked iterations)."""
-    train: MazeSupervisedConfig = field(default_factory=lambda: MazeSupervisedConfig(steps=5000))
-    """The base optimizer of the main model (on `red-door/train` mazes of small sizes)."""
+    train: MazeSupervisedConfig = field(
+        default_factory=lambda: MazeSupervisedConfig(
+            steps=1750, min_per_side=2.0, max_per_side=4.0, select_size=31, select_every=250
+        )
+    )
+    """The base optimizer of the main model (on `red-door/train` mazes of small sizes): T drawn from
+    [2, 4] x side, so the answer must be held once found; the weights kept are the snapshot that
+    scores best on 31x31 validation mazes at 2x and 4x the side (docs/think-longer.md says why)."""
     contrast_distribution: str = "red-door/diverse"
     """Training distribution of the contrast model (empty: no contrast model)."""
-    contrast_steps: int = 1500
+    contrast_steps: int = 600
     """Gradient steps of the contrast model (the same recipe otherwise)."""
     eval_grid: tuple[tuple[int, int], ...] = ((11, 200), (21, 200), (31, 100), (41, 60), (63, 40), (127, 8))
     """`(side, held-out mazes)` per evaluation size (odd sides >= 5; fewer mazes for big ones)."""

@@ -34,7 +34,7 @@ from mesalab.models.io import load_model, read_model_meta, save_model
 from mesalab.models.recurrent import RecurrentMazeNet, RecurrentPolicy
 from mesalab.seeding import derive_seed, derive_seed31, seeded_init
 from mesalab.shift import judge
-from mesalab.store import MetricsLogger, create_run_dir, read_json, write_json_atomic
+from mesalab.store import MetricsLogger, open_run, write_json_atomic
 from mesalab.train import maze_supervised
 
 EXPERIMENT = "think-longer"
@@ -204,13 +204,9 @@ def run(
 ) -> Path:
     """Run the experiment (or finish an interrupted one) and return its run folder."""
     device = torch.device(device)
-    if resume is not None:
-        run_dir = resume
-        cfg = ThinkLongerConfig.from_dict(read_json(run_dir / "config.json")["config"])
-        for arm in ARMS:  # a finished model of another kind is refused before any work
-            check_saved_kind(model_path(run_dir, arm), "recurrent")
-    else:
-        run_dir = create_run_dir(EXPERIMENT, cfg, out_root)
+    cfg, run_dir = open_run(EXPERIMENT, cfg, out_root, resume)
+    for arm in ARMS:  # a finished model of another kind is refused before any work
+        check_saved_kind(model_path(run_dir, arm), "recurrent")
     timings: dict[str, float] = {}
     started = time.perf_counter()
     net, timings["train_narrow"] = train_arm(cfg, run_dir, "narrow", device, progress)
