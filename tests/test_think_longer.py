@@ -281,6 +281,7 @@ def test_cli_quick_end_to_end_on_a_tiny_budget(tmp_path: Path) -> None:
         "train.steps=20", "contrast_steps=5", "eval_grid=[[9,8],[15,4]]",
         "per_side=[1,2]", "overthinking_episodes=4", "probe_fit_mazes=4", "probe_test_mazes=2",
         "curve_points=2", "curve_episodes=4", "shift_episodes=4",
+        "train.select_size=9", "train.select_every=10",
     ]  # fmt: skip
     sets = [arg for field in tiny for arg in ("--set", field)]
     result = mesalab("run", "think-longer", "--quick", "--out", str(tmp_path), *sets, cwd=tmp_path)
@@ -295,6 +296,7 @@ def test_cli_quick_end_to_end_on_a_tiny_budget(tmp_path: Path) -> None:
     assert (run_dir / "models" / "narrow.safetensors").exists()
     html = (run_dir / "report.html").read_text()
     assert "Run longer" in html and "Catch it searching" in html and "data:image/png" in html
+    assert "weights are its snapshot of step " in html  # the kept snapshot is named
 
 
 def test_width_trial_is_a_registered_sweep_experiment(tmp_path: Path) -> None:

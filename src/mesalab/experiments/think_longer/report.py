@@ -283,11 +283,25 @@ def _training_section(run_dir: Path, cfg: Any, results: dict[str, Any]) -> Secti
         ]
         if series:
             ax.plot(*zip(*series, strict=True), label=f"{tag}: cell accuracy")
+        scored = [(r["step"], r["select/score"]) for r in rows if r.get("tag") == tag and "select/score" in r]
+        if scored:
+            ax.plot(*zip(*scored, strict=True), marker="o", linestyle="--", label=f"{tag}: validation score")
     ax.set_xlabel("training step")
     ax.set_ylim(0, 1.02)
     ax.legend(fontsize=8)
     fig.tight_layout()
     timings = results["timings_s"]
+    main = [(r["step"], r["select/score"]) for r in rows if r.get("tag") == "narrow" and "select/score" in r]
+    kept = "The main net's weights are its last."
+    if main:
+        step, score = max(main, key=lambda pair: (pair[1], -pair[0]))  # the first best, as training keeps
+        kept = (
+            f"The main net's weights are its snapshot of step {step:,}, the best validation score "
+            f"({score:.4f}: cells right on {cfg.train.select_mazes} held-out {cfg.train.select_size}x"
+            f"{cfg.train.select_size} mazes at the worse of "
+            f"{', '.join(f'{f:g}' for f in cfg.train.select_per_side)} x the side)"
+            + (", its last." if step == cfg.train.steps else ", not its last.")
+        )
     return Section(
         "Training and cost",
         [
@@ -295,11 +309,15 @@ def _training_section(run_dir: Path, cfg: Any, results: dict[str, Any]) -> Secti
             f"{cfg.train.batch_size} mazes, sizes {', '.join(map(str, cfg.train.sizes))}, "
             f"width {cfg.model.width}, "
             f"T drawn from [{cfg.train.min_per_side:g}, {cfg.train.max_per_side:g}] x size, progressive "
-            f"prefix probability {cfg.train.progressive:g}. Seconds: "
+            f"prefix probability {cfg.train.progressive:g}. {kept} Seconds: "
             + ", ".join(f"{esc(k)} {v:.0f}" for k, v in timings.items())
             + f" ({results['threads']} torch threads)."
         ],
         figures=[
-            embed_figure(fig, "Fraction of labelled cells whose argmax move is optimal, per training batch.")
+            embed_figure(
+                fig,
+                "Fraction of labelled cells whose argmax move is optimal, per training batch; "
+                "the validation score where snapshots were scored.",
+            )
         ],
     )
