@@ -19,6 +19,7 @@ from mesalab.errors import ConfigError, MesalabError
 from mesalab.experiments.think_longer.config import ThinkLongerConfig
 from mesalab.experiments.think_longer.evaluate import success_by_t
 from mesalab.experiments.think_longer.probe import fill_rounds
+from mesalab.experiments.think_longer.run import contrast_recipe
 from mesalab.hooks import attached_hook_count
 from mesalab.models.io import load_model, save_model
 from mesalab.models.recurrent import RecurrentConfig, RecurrentMazeNet, RecurrentPolicy, maze_of
@@ -162,17 +163,64 @@ def test_tiny_training_solves_7x7_mazes(trained: RecurrentMazeNet) -> None:
     assert result.rate(14) >= 0.95, result.success
 
 
-def test_training_resumes_bit_for_bit(tmp_path: Path) -> None:
-    cfg = TINY.replace(steps=6, checkpoint_every=3, sizes=(7, 9), batch_size=4)
+@pytest.mark.parametrize(
+    "knobs",
+    [{}, {"lr_schedule": "cosine", "ema_decay": 0.9, "prefix_per_side": 2.0, "progressive": 1.0}],
+    ids=["default", "cosine-ema-prefix"],
+)
+def test_training_resumes_bit_for_bit(tmp_path: Path, knobs: dict) -> None:
+    cfg = TINY.replace(steps=6, checkpoint_every=3, sizes=(7, 9), batch_size=4, **knobs)
     straight = small_net()
     train(cfg, straight, progress=False)
     first = small_net()
-    with MetricsLogger(tmp_path / "m.jsonl") as log:
-        train(cfg.replace(steps=3), first, log, checkpoint_dir=tmp_path / "ck", progress=False)
+
+    def stop_at_3(step: int) -> None:
+        if step == 3:
+            raise _Stop
+
+    with MetricsLogger(tmp_path / "m.jsonl") as log, pytest.raises(_Stop):  # killed after a checkpoint
+        train(cfg, first, log, checkpoint_dir=tmp_path / "ck", progress=False, on_step=stop_at_3)
     resumed = small_net(width=8)
     train(cfg, resumed, checkpoint_dir=tmp_path / "ck", resume=True, progress=False)
     for key, value in straight.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[key]), key
+
+
+def test_weight_average_cosine_steps_and_long_prefixes_do_what_they_say() -> None:
+    cfg = TINY.replace(
+        steps=8, batch_size=4, sizes=(7,), lr_schedule="cosine", prefix_per_side=3.0, progressive=1.0,
+        log_every=1,
+    )  # fmt: skip
+    assert cfg.lr_at(0) == cfg.learning_rate and cfg.lr_at(4) == pytest.approx(cfg.learning_rate / 2)
+    assert cfg.training_t == 14 + 21  # T up to 2 x 7, after a no-gradient prefix of up to 3 x 7
+    net, raw = small_net(), []
+    average = {k: v.clone() for k, v in net.state_dict().items()}
+    log = MetricsLogger(None)
+    train(cfg, net, log, progress=False, on_step=lambda step: raw.append(clone(net)))
+    rows = log.history
+    assert [r["charts/lr"] for r in rows] == [cfg.lr_at(k) for k in range(8)]
+    assert max(r["charts/iterations"] for r in rows) > 14  # some batch ran past T's range
+    assert all(7 <= r["charts/iterations"] <= cfg.training_t for r in rows)
+    # the average does not change training; on_step sees it and the net leaves with it
+    averaged, seen = small_net(), []
+    train(
+        cfg.replace(ema_decay=0.8),
+        averaged,
+        progress=False,
+        on_step=lambda step: seen.append(clone(averaged)),
+    )
+    for step, weights in enumerate(raw, 1):
+        keep = min(0.8, (1 + step) / (10 + step))
+        average = {k: v.lerp(weights[k], 1 - keep) for k, v in average.items()}
+        for key, value in seen[step - 1].items():
+            assert torch.allclose(value, average[key], atol=1e-6), (step, key)
+    for key, value in averaged.state_dict().items():
+        assert torch.equal(value, seen[-1][key]), key
+    assert not torch.equal(averaged.policy_head.weight, raw[-1]["policy_head.weight"])
+
+
+def clone(net: RecurrentMazeNet) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in net.state_dict().items()}
 
 
 class _Stop(Exception):
@@ -225,6 +273,21 @@ def test_fill_rounds_prune_dead_ends_inward() -> None:
         latest_child = torch.maximum(latest_child, torch.where(child, _shift(rounds, dr, dc), 0))
     inner = floor & (batch.distance > 0)
     assert torch.equal(rounds[inner], latest_child[inner] + 1)
+
+
+def test_the_contrast_trains_the_main_recipe_without_what_serves_running_longer() -> None:
+    cfg = ThinkLongerConfig(
+        train=MazeSupervisedConfig(prefix_per_side=8.0, select_size=31, ema_decay=0.99), contrast_steps=123
+    )
+    contrast = contrast_recipe(cfg, cfg.train)
+    assert (contrast.distribution, contrast.steps) == (cfg.contrast_distribution, 123)
+    assert contrast.prefix_per_side == 0 and contrast.select_size == 0
+    assert (
+        contrast.replace(
+            prefix_per_side=8.0, select_size=31, steps=cfg.train.steps, distribution=cfg.train.distribution
+        )
+        == cfg.train
+    )
 
 
 def test_bad_config_is_refused() -> None:

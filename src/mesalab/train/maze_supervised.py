@@ -14,6 +14,12 @@ Loss: minus the log of the probability the map gives to the set of optimal moves
 over cells with one; plus `value_weight` times the squared error of the value head against
 `gamma ** distance`. Checkpoints (weights, Adam state, step) resume bit for bit.
 
+Optional, off by default here and on in think-longer's recipe: `prefix_per_side` puts the
+no-gradient prefix (up to that many iterations per cell of side) before all T graded iterations
+instead of inside T, so the net learns to hold its answer long after finding it;
+`lr_schedule="cosine"` lowers the step size to 0; `ema_decay` keeps a moving average of the
+weights, which is what is scored, selected and kept.
+
 Snapshot selection (`select_size > 0`): every `select_every` steps the net is scored on
 validation mazes of side `select_size`, bigger than the training sizes and from a layout seed
 of their own, as the fraction of labelled cells whose argmax move is optimal, at the worst of
@@ -28,7 +34,8 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +66,9 @@ class MazeSupervisedConfig(Config):
         "select_mazes",
         "select_per_side",
         "select_layout_seed",
+        "lr_schedule",
+        "ema_decay",
+        "prefix_per_side",
     )
     """Left out of the hash at their defaults (`Config.ADDED_FIELDS`): older runs keep theirs."""
 
@@ -107,6 +117,15 @@ class MazeSupervisedConfig(Config):
     """T factors of the validation score: the worst cell accuracy over `factor x select_size`."""
     select_layout_seed: int = 2000
     """Layout seed of the validation mazes (training uses the distribution's, evaluation 1000)."""
+    lr_schedule: str = "constant"
+    """`constant`, or `cosine`: the step size falls from `learning_rate` to 0 along a half cosine."""
+    ema_decay: float = 0.0
+    """Decay of an exponential moving average of the weights (0: none); when set, the average
+    is what is scored, selected and kept."""
+    prefix_per_side: float = 0.0
+    """With it > 0, a progressive batch's no-gradient prefix is drawn from [0, prefix_per_side x
+    size] and followed by all T graded iterations (so the net is graded after up to
+    (prefix_per_side + max_per_side) x side iterations); 0: the prefix is part of T."""
 
     def validate(self) -> None:
         check(0 <= self.alt_fraction <= 1, "alt_fraction", f"must be in [0, 1], got {self.alt_fraction}")
@@ -140,6 +159,9 @@ class MazeSupervisedConfig(Config):
             "select_size",
             f"must be 0 (off) or odd and >= 5, got {self.select_size}",
         )
+        check_choice(self.lr_schedule, "lr_schedule", ("constant", "cosine"))
+        check(0 <= self.ema_decay < 1, "ema_decay", f"must be in [0, 1), got {self.ema_decay}")
+        check(self.prefix_per_side >= 0, "prefix_per_side", f"must be >= 0, got {self.prefix_per_side}")
         check(self.select_every >= 1, "select_every", f"must be >= 1, got {self.select_every}")
         check(self.select_mazes >= 1, "select_mazes", f"must be >= 1, got {self.select_mazes}")
         check(
@@ -148,6 +170,12 @@ class MazeSupervisedConfig(Config):
             f"must give positive factors, got {self.select_per_side}",
         )
 
+    def lr_at(self, step: int) -> float:
+        """The step size of step `step` (0-based)."""
+        if self.lr_schedule == "cosine":
+            return self.learning_rate * 0.5 * (1 + math.cos(math.pi * step / self.steps))
+        return self.learning_rate
+
     def iteration_range(self, size: int) -> tuple[int, int]:
         """The T range of a batch of side `size`."""
         low = max(1, math.ceil(self.min_per_side * size))
@@ -155,8 +183,12 @@ class MazeSupervisedConfig(Config):
 
     @property
     def training_t(self) -> int:
-        """The largest T used in training."""
-        return max(self.iteration_range(s)[1] for s in self.sizes)
+        """The largest T used in training (a no-gradient prefix beyond T included)."""
+        return max(self.iteration_range(s)[1] + self.prefix_range(s) for s in self.sizes)
+
+    def prefix_range(self, size: int) -> int:
+        """The longest no-gradient prefix run before a batch's T graded iterations (0: within T)."""
+        return math.ceil(self.prefix_per_side * size) if self.progressive and self.prefix_per_side else 0
 
 
 @dataclass
@@ -235,6 +267,42 @@ def cells_right(net: RecurrentMazeNet, batch: MazeBatch, iterations: list[int]) 
     return {t: map_accuracy(logits, batch)[0] for t, logits in maps.items()}
 
 
+class Average:
+    """An exponential moving average of a net's weights (`ema_decay`), updated after every step.
+
+    After step k the decay is `min(ema_decay, (1 + k) / (10 + k))` (as TensorFlow's
+    `ExponentialMovingAverage` with `num_updates`), so the initial weights fade within the
+    first steps however long the average's memory."""
+
+    def __init__(self, net: RecurrentMazeNet, decay: float) -> None:
+        self.decay = decay
+        self.weights = {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+    def update(self, net: RecurrentMazeNet, step: int) -> None:
+        """Fold in the weights after step `step` (1-based)."""
+        decay = min(self.decay, (1 + step) / (10 + step))
+        for key, value in net.state_dict().items():
+            if value.is_floating_point():
+                self.weights[key].lerp_(value.detach(), 1 - decay)
+            else:
+                self.weights[key].copy_(value)
+
+    @contextmanager
+    def swapped_in(self, net: RecurrentMazeNet) -> Iterator[None]:
+        """`with average.swapped_in(net):` the net holds the averaged weights inside the block."""
+        saved = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        net.load_state_dict(self.weights)
+        try:
+            yield
+        finally:
+            net.load_state_dict(saved)
+
+
+def kept_weights(net: RecurrentMazeNet, average: Average | None) -> AbstractContextManager[None]:
+    """A block in which the net holds the weights training would keep now (the average if any)."""
+    return average.swapped_in(net) if average is not None else nullcontext()
+
+
 class Selection:
     """The best weights so far by their validation score (`select_size > 0`)."""
 
@@ -269,7 +337,8 @@ def train(
     progress: bool = True,
     on_step: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Train `net` in place; returns the last metrics. `on_step(k)` runs after step k."""
+    """Train `net` in place; returns the last metrics. `on_step(k)` runs after step k, with the
+    net holding the weights training would keep now (their average when `ema_decay` is set)."""
     device = next(net.parameters()).device
     source = MazeSource(cfg.distribution, cfg.batch_size, cfg.seed, cfg.num_layouts)
     alt = (
@@ -279,9 +348,10 @@ def train(
     )
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
     selection = Selection(cfg, device) if cfg.select_size else None
+    average = Average(net, cfg.ema_decay) if cfg.ema_decay else None
     start = 0
     if resume and checkpoint_dir is not None and (checkpoint_dir / "checkpoint.safetensors").exists():
-        start = load_training_state(checkpoint_dir, net, optimizer, selection)
+        start = load_training_state(checkpoint_dir, net, optimizer, selection, average)
         if logger is not None:
             logger.truncate_after(start)
     net.train()
@@ -297,22 +367,29 @@ def train(
             (alt if from_alt and alt is not None else source).batch(size, k // len(cfg.sizes)), device
         )
         metrics = _update(cfg, net, optimizer, batch, size, k)
+        if average is not None:
+            average.update(net, k + 1)
         scored = selection is not None and selection.due(k + 1)
         if selection is not None and scored:
-            metrics["select/score"] = selection.update(net, k + 1)
+            with kept_weights(net, average):
+                metrics["select/score"] = selection.update(net, k + 1)
         if scored or (k + 1) % cfg.log_every == 0 or k + 1 == cfg.steps:
             last = {**metrics, "charts/seconds": time.perf_counter() - began}
             if logger is not None:
                 logger.log(k + 1, last)
         if checkpoint_dir is not None and cfg.checkpoint_every and (k + 1) % cfg.checkpoint_every == 0:
-            save_training_state(checkpoint_dir, net, optimizer, k + 1, selection)
+            save_training_state(checkpoint_dir, net, optimizer, k + 1, selection, average)
         if on_step is not None:
-            on_step(k + 1)
+            with kept_weights(net, average):
+                on_step(k + 1)
     if checkpoint_dir is not None:
-        save_training_state(checkpoint_dir, net, optimizer, cfg.steps, selection)
+        save_training_state(checkpoint_dir, net, optimizer, cfg.steps, selection, average)
+    # the checkpoint above keeps the last raw weights; the net leaves with the kept ones
     if selection is not None and selection.weights is not None:
-        net.load_state_dict(selection.weights)  # the checkpoint above keeps the last weights
+        net.load_state_dict(selection.weights)
         last = {**last, "select/best_score": selection.score, "select/best_step": selection.step}
+    elif average is not None:
+        net.load_state_dict(average.weights)
     net.eval()
     return last
 
@@ -329,15 +406,21 @@ def _update(
     gen = generator(cfg.seed, "maze-supervised", k)
     low, high = cfg.iteration_range(size)
     steps = int(torch.randint(low, high + 1, (1,), generator=gen))
-    prefix = 0
+    prefix, graded = 0, steps
     if float(torch.rand(1, generator=gen)) < cfg.progressive:
-        prefix = int(torch.randint(0, steps, (1,), generator=gen))
+        if cfg.prefix_per_side:
+            prefix = int(torch.randint(0, cfg.prefix_range(size) + 1, (1,), generator=gen))
+        else:
+            prefix = int(torch.randint(0, steps, (1,), generator=gen))
+            graded = steps - prefix
+    for group in optimizer.param_groups:
+        group["lr"] = cfg.lr_at(k)
     injected = net.encode(batch.maze)
     hidden = net.initial_state(injected)
     if prefix:
         with torch.no_grad():
             hidden = net.iterate(hidden, injected.detach(), 0, prefix)
-    hidden = net.iterate(hidden, injected, prefix, steps - prefix)
+    hidden = net.iterate(hidden, injected, prefix, graded)
     logits = net.logits(hidden)
     loss = move_loss(logits, batch)
     metrics = {"losses/move": float(loss.detach())}
@@ -351,7 +434,7 @@ def _update(
     optimizer.step()
     cells, mazes = map_accuracy(logits.detach(), batch)
     metrics.update({"charts/cell_accuracy": cells, "charts/maze_accuracy": mazes})
-    metrics.update({"charts/size": size, "charts/iterations": steps})
+    metrics.update({"charts/size": size, "charts/iterations": prefix + graded, "charts/lr": cfg.lr_at(k)})
     return metrics
 
 
@@ -368,6 +451,7 @@ def save_training_state(
     optimizer: torch.optim.Optimizer,
     step: int,
     selection: Selection | None = None,
+    average: Average | None = None,
 ) -> None:
     """`folder/checkpoint.safetensors`: weights, Adam state, the best weights so far (with
     selection), and the step, Adam's param groups and the best score in its metadata, so one
@@ -382,13 +466,19 @@ def save_training_state(
     if selection is not None and selection.weights is not None:
         tensors.update({f"best.{k}": v for k, v in selection.weights.items()})
         meta.update({"select_score": repr(selection.score), "select_step": str(selection.step)})
+    if average is not None:
+        tensors.update({f"ema.{k}": v for k, v in average.weights.items()})
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     write_bytes_atomic(folder / "checkpoint.safetensors", safetensors.torch.save(tensors, metadata=meta))
     (folder / "checkpoint.json").unlink(missing_ok=True)  # an older checkpoint's pair
 
 
 def load_training_state(
-    folder: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer, selection: Selection | None = None
+    folder: Path,
+    net: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    selection: Selection | None = None,
+    average: Average | None = None,
 ) -> int:
     """Restore what `save_training_state` wrote; returns the step to continue from."""
     try:
@@ -411,6 +501,11 @@ def load_training_state(
         if selection is not None and "select_step" in header:
             selection.score, selection.step = float(header["select_score"]), int(header["select_step"])
             selection.weights = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
+        if average is not None:
+            averaged = {k[4:]: v.to(device) for k, v in tensors.items() if k.startswith("ema.")}
+            if set(averaged) != set(average.weights):
+                raise KeyError("the weight average (ema_decay) is missing")
+            average.weights = averaged
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise MesalabError(
             f"{folder}: checkpoint unreadable ({type(exc).__name__}: {exc}); delete it"

@@ -19,16 +19,25 @@ class ThinkLongerConfig(Config):
     """The recurrent net (width, value head, hooked iterations)."""
     train: MazeSupervisedConfig = field(
         default_factory=lambda: MazeSupervisedConfig(
-            steps=1750, min_per_side=2.0, max_per_side=4.0, select_size=31, select_every=250
+            steps=1250,
+            min_per_side=2.0,
+            max_per_side=4.0,
+            prefix_per_side=8.0,
+            lr_schedule="cosine",
+            ema_decay=0.995,
         )
     )
     """The base optimizer of the main model (on `red-door/train` mazes of small sizes): T drawn from
-    [2, 4] x side, so the answer must be held once found; the weights kept are the snapshot that
-    scores best on 31x31 validation mazes at 2x and 4x the side (docs/think-longer.md says why)."""
+    [2, 4] x side, so the answer must be held once found; half the batches first run up to 8 x side
+    iterations without gradient, so it must hold it long after (without them it drifts after ~250
+    iterations); a cosine step size and a moving average of the weights, which is what is kept: its
+    snapshots do not swing as the raw weights' do (`train.select_size=31` keeps the snapshot that
+    scores best on 31x31 validation mazes instead). docs/think-longer.md says why, with the figures."""
     contrast_distribution: str = "red-door/diverse"
     """Training distribution of the contrast model (empty: no contrast model)."""
-    contrast_steps: int = 600
-    """Gradient steps of the contrast model (the same recipe otherwise)."""
+    contrast_steps: int = 400
+    """Gradient steps of the contrast model: the main recipe otherwise, less the long prefix and the
+    snapshot selection (it is judged only as a policy on 11x11 mazes, never run longer)."""
     eval_grid: tuple[tuple[int, int], ...] = ((11, 200), (21, 200), (31, 100), (41, 60), (63, 40), (127, 8))
     """`(side, held-out mazes)` per evaluation size (odd sides >= 5; fewer mazes for big ones)."""
     per_side: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)

@@ -130,6 +130,14 @@ def needed_t(result: SizeResult, tolerance: float = 0.01) -> int:
     return min(t for t, s in result.success.items() if s["rate"] >= best - tolerance)
 
 
+def few_and_many(size: int) -> tuple[int, int]:
+    """The curve's two T for a maze side: one and four iterations per cell of side. One is too
+    few for a wave from the exit to reach a maze's farthest cells (about 2 x side away), four
+    leave time to spare; the gap between the two is the gain from thinking longer. (Not the
+    training T: a recipe that trains at 4 x side would leave no gap to see.)"""
+    return size, 4 * size
+
+
 def t_grid(size: int, per_side: tuple[float, ...], training_t: int) -> list[int]:
     """T values for one size: `per_side * size` for each factor, and the training T."""
     return sorted({max(1, math.ceil(f * size)) for f in per_side} | {training_t})

@@ -214,9 +214,14 @@ def _curve_section(results: dict[str, Any]) -> Section:
         steps,
         [r["success_few"] for r in curve],
         marker="o",
-        label=f"success, T = {curve[0]['few_t']} (training T)",
+        label=f"success, T = {curve[0]['few_t']} (1 x side)",
     )
-    ax.plot(steps, [r["success_many"] for r in curve], marker="o", label=f"success, T = {curve[0]['many_t']}")
+    ax.plot(
+        steps,
+        [r["success_many"] for r in curve],
+        marker="o",
+        label=f"success, T = {curve[0]['many_t']} (4 x side)",
+    )
     for name in HYPOTHESES:
         ax.plot(steps, [r["probe"][name] for r in curve], linestyle="--", label=f"probe: {name}")
     ax.set_xlabel("training step")
@@ -286,15 +291,19 @@ def _training_section(run_dir: Path, cfg: Any, results: dict[str, Any]) -> Secti
         scored = [(r["step"], r["select/score"]) for r in rows if r.get("tag") == tag and "select/score" in r]
         if scored:
             ax.plot(*zip(*scored, strict=True), marker="o", linestyle="--", label=f"{tag}: validation score")
+    any_scored = any("select/score" in r for r in rows)
     ax.set_xlabel("training step")
     ax.set_ylim(0, 1.02)
     ax.legend(fontsize=8)
     fig.tight_layout()
     timings = results["timings_s"]
-    main = [(r["step"], r["select/score"]) for r in rows if r.get("tag") == "narrow" and "select/score" in r]
-    kept = "The main net's weights are its last."
-    if main:
-        step, score = max(main, key=lambda pair: (pair[1], -pair[0]))  # the first best, as training keeps
+    kept = (
+        "The main net's weights are their moving average at the last step."
+        if cfg.train.ema_decay
+        else "The main net's weights are its last."
+    )
+    if "narrow" in results.get("kept", {}):
+        step, score = results["kept"]["narrow"]["step"], results["kept"]["narrow"]["score"]
         kept = (
             f"The main net's weights are its snapshot of step {step:,}, the best validation score "
             f"({score:.4f}: cells right on {cfg.train.select_mazes} held-out {cfg.train.select_size}x"
@@ -309,15 +318,30 @@ def _training_section(run_dir: Path, cfg: Any, results: dict[str, Any]) -> Secti
             f"{cfg.train.batch_size} mazes, sizes {', '.join(map(str, cfg.train.sizes))}, "
             f"width {cfg.model.width}, "
             f"T drawn from [{cfg.train.min_per_side:g}, {cfg.train.max_per_side:g}] x size, progressive "
-            f"prefix probability {cfg.train.progressive:g}. {kept} Seconds: "
+            f"prefix probability {cfg.train.progressive:g}{_recipe_extras(cfg.train)}. {kept} Seconds: "
             + ", ".join(f"{esc(k)} {v:.0f}" for k, v in timings.items())
             + f" ({results['threads']} torch threads)."
         ],
         figures=[
             embed_figure(
                 fig,
-                "Fraction of labelled cells whose argmax move is optimal, per training batch; "
-                "the validation score where snapshots were scored.",
+                "Fraction of labelled cells whose argmax move is optimal, per training batch"
+                + ("; the validation score where snapshots were scored." if any_scored else "."),
             )
         ],
     )
+
+
+def _recipe_extras(train: Any) -> str:
+    """The recipe's optional knobs, as a clause of the training sentence."""
+    extras = []
+    if train.progressive and train.prefix_per_side:
+        extras.append(
+            f"the prefix (no gradient) drawn from [0, {train.prefix_per_side:g}] x size and run before the "
+            f"graded T, so the net is graded after up to {train.training_t} iterations"
+        )
+    if train.lr_schedule != "constant":
+        extras.append(f"a {train.lr_schedule} learning-rate schedule from {train.learning_rate:g}")
+    if train.ema_decay:
+        extras.append(f"the weights averaged (moving average, decay {train.ema_decay:g})")
+    return "".join(f"; {e}" for e in extras)

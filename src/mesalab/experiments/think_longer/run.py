@@ -27,7 +27,13 @@ from mesalab import __version__
 from mesalab.errors import MesalabError
 from mesalab.experiments.red_door.recurrent import check_saved_kind
 from mesalab.experiments.think_longer.config import ThinkLongerConfig
-from mesalab.experiments.think_longer.evaluate import needed_t, overthinking, success_by_t, t_grid
+from mesalab.experiments.think_longer.evaluate import (
+    few_and_many,
+    needed_t,
+    overthinking,
+    success_by_t,
+    t_grid,
+)
 from mesalab.experiments.think_longer.probe import probe_study
 from mesalab.experiments.think_longer.report import write_report
 from mesalab.models.io import load_model, read_model_meta, save_model
@@ -71,14 +77,15 @@ def load_net(path: Path, device: torch.device) -> RecurrentMazeNet:
 
 def train_arm(
     cfg: ThinkLongerConfig, run_dir: Path, arm: str, device: torch.device, progress: bool
-) -> tuple[RecurrentMazeNet, float]:
-    """Train (or resume, or load when finished) one net; returns it and the training seconds."""
+) -> tuple[RecurrentMazeNet, dict[str, Any]]:
+    """Train (or resume, or load when finished) one net; returns it and its saved metadata
+    (`train_seconds`; `kept_step` and `kept_score` when a snapshot was selected)."""
     path = model_path(run_dir, arm)
     if path.exists():
-        return load_net(path, device), float(read_model_meta(path).get("train_seconds", 0.0))
+        return load_net(path, device), read_model_meta(path)
     train_cfg = cfg.train.replace(seed=derive_seed(cfg.seed, "train", arm) % (2**31))
     if arm != "narrow":
-        train_cfg = train_cfg.replace(distribution=cfg.contrast_distribution, steps=cfg.contrast_steps)
+        train_cfg = contrast_recipe(cfg, train_cfg)
     with seeded_init(cfg.seed, "init", arm):  # nn.Conv2d's initialisers take no generator
         net = RecurrentMazeNet(cfg.model).to(device)
     snapshots = set(snapshot_steps(cfg)) if arm == "narrow" else set()
@@ -89,7 +96,7 @@ def train_arm(
 
     started = time.perf_counter()
     with MetricsLogger(run_dir / "metrics.jsonl", tag=arm) as log:
-        maze_supervised.train(
+        last = maze_supervised.train(
             train_cfg,
             net,
             log,
@@ -99,9 +106,27 @@ def train_arm(
             on_step=snapshot,
         )
     seconds = time.perf_counter() - started
-    meta = {"trained_on": train_cfg.distribution, "arm": arm, "base_optimizer": "maze-supervised"}
-    save_model(net, path, "recurrent", cfg.model, meta={**meta, "train_seconds": seconds})
-    return net, seconds
+    meta: dict[str, Any] = {
+        "trained_on": train_cfg.distribution,
+        "arm": arm,
+        "base_optimizer": "maze-supervised",
+        "train_seconds": seconds,
+    }
+    if "select/best_step" in last:
+        meta.update({"kept_step": int(last["select/best_step"]), "kept_score": last["select/best_score"]})
+    save_model(net, path, "recurrent", cfg.model, meta=meta)
+    return net, read_model_meta(path)
+
+
+def contrast_recipe(
+    cfg: ThinkLongerConfig, train_cfg: maze_supervised.MazeSupervisedConfig
+) -> maze_supervised.MazeSupervisedConfig:
+    """The contrast net's base optimizer: the main recipe on `contrast_distribution` for
+    `contrast_steps`, without the long prefix and the snapshot selection, which serve running
+    longer on big mazes; the contrast is only judged as a policy on 11x11 mazes at 4 x side."""
+    return train_cfg.replace(
+        distribution=cfg.contrast_distribution, steps=cfg.contrast_steps, prefix_per_side=0.0, select_size=0
+    )
 
 
 def evaluate_sizes(cfg: ThinkLongerConfig, net: RecurrentMazeNet) -> dict[str, Any]:
@@ -141,9 +166,9 @@ def evaluate_sizes(cfg: ThinkLongerConfig, net: RecurrentMazeNet) -> dict[str, A
 
 
 def emergence_curve(cfg: ThinkLongerConfig, run_dir: Path, device: torch.device) -> list[dict[str, Any]]:
-    """Per snapshot: success at the curve size with the training T and with 4x the side; probes."""
+    """Per snapshot: success at the curve size with T = the side and 4x the side; probes."""
     rows = []
-    few, many = cfg.train.training_t, 4 * cfg.curve_size
+    few, many = few_and_many(cfg.curve_size)
     with seeded_init(cfg.seed, "control"):
         control = RecurrentMazeNet(cfg.model).to(device).eval()
     for step in snapshot_steps(cfg):
@@ -209,10 +234,12 @@ def run(
         check_saved_kind(model_path(run_dir, arm), "recurrent")
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    net, timings["train_narrow"] = train_arm(cfg, run_dir, "narrow", device, progress)
-    nets = {"narrow": net}
+    net, narrow = train_arm(cfg, run_dir, "narrow", device, progress)
+    nets, trained = {"narrow": net}, {"narrow": narrow}
     if cfg.contrast_distribution:
-        nets["diverse"], timings["train_diverse"] = train_arm(cfg, run_dir, "diverse", device, progress)
+        nets["diverse"], trained["diverse"] = train_arm(cfg, run_dir, "diverse", device, progress)
+    for arm, meta in trained.items():
+        timings[f"train_{arm}"] = float(meta.get("train_seconds", 0.0))
     mark = time.perf_counter()
     grid = evaluate_sizes(cfg, net)
     timings["evaluate"] = time.perf_counter() - mark
@@ -241,6 +268,11 @@ def run(
         "curve": curve,
         "shift": shift,
         "timings_s": timings,
+        "kept": {
+            arm: {"step": meta["kept_step"], "score": meta["kept_score"]}
+            for arm, meta in trained.items()
+            if "kept_step" in meta
+        },
         "threads": torch.get_num_threads(),
     }
     results["targets"] = targets(results)

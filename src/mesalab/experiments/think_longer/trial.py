@@ -2,7 +2,7 @@
 
 `mesalab sweep think-longer-width --axis width=4,8,16,32` answers "what is the smallest net
 that learns to search?": each trial trains one net (resuming from its checkpoint in the trial
-folder), then measures held-out success at `eval_size` with the training T and with 4x the
+folder), then measures held-out success at `eval_size` with T = the side and with 4x the
 side, and the wavefront and dead-end-filling probes' mean balanced accuracy.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mesalab.config import Config, check
-from mesalab.experiments.think_longer.evaluate import success_by_t
+from mesalab.experiments.think_longer.evaluate import few_and_many, success_by_t
 from mesalab.experiments.think_longer.probe import probe_study
 from mesalab.models.io import save_model
 from mesalab.models.recurrent import RecurrentConfig, RecurrentMazeNet
@@ -69,7 +69,7 @@ def run_trial(cfg: Config, trial_dir: Path) -> dict[str, Any]:
         )
     seconds = time.perf_counter() - started
     save_model(net, trial_dir / "model", "recurrent", model_cfg, meta={"train_seconds": seconds})
-    few, many = train_cfg.training_t, 4 * cfg.eval_size
+    few, many = few_and_many(cfg.eval_size)
     result, _ = success_by_t(
         net,
         cfg.eval_size,
