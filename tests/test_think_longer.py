@@ -299,6 +299,12 @@ def test_bad_config_is_refused() -> None:
         ThinkLongerConfig(eval_grid=((11, 21, 10),))
     with pytest.raises(ConfigError, match="probe_test_size"):
         ThinkLongerConfig(probe_test_size=8)
+    with pytest.raises(ConfigError, match="ema_decay"):
+        MazeSupervisedConfig(ema_decay=1.0)
+    with pytest.raises(ConfigError, match="lr_schedule"):
+        MazeSupervisedConfig(lr_schedule="linear")
+    with pytest.raises(ConfigError, match="prefix_per_side"):
+        MazeSupervisedConfig(prefix_per_side=-1.0)
 
 
 @pytest.mark.parametrize(
@@ -332,7 +338,8 @@ def test_help_lists_the_fields_and_sets_reach_the_config(capsys, monkeypatch) ->
     monkeypatch.setenv("COLUMNS", "200")
     assert main(["run", "think-longer", "--help"]) == 0
     text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", capsys.readouterr().out).split())
-    assert "train.steps: int = 1750 (--quick: 250)" in text
+    assert "train.steps: int = 1250 (--quick: 250)" in text
+    assert "train.ema_decay: float = 0.995 (--quick: 0.0)" in text
     assert "per_side: tuple[float, ...]" in text and "model.width:" in text and "shifts:" in text
     cfg = flagship_config("think-longer", True, ["train.steps=7", "per_side=[1,3]"], {"seed": 4})
     assert isinstance(cfg, ThinkLongerConfig)
