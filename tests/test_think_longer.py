@@ -26,7 +26,14 @@ from mesalab.models.recurrent import RecurrentConfig, RecurrentMazeNet, Recurren
 from mesalab.seeding import seeded_init
 from mesalab.shift import assess
 from mesalab.store.metrics import MetricsLogger
-from mesalab.train.maze_supervised import MazeSource, MazeSupervisedConfig, Selection, cells_right, train
+from mesalab.train.maze_supervised import (
+    MazeSource,
+    MazeSupervisedConfig,
+    Selection,
+    cells_right,
+    copy_weights,
+    train,
+)
 
 TINY = MazeSupervisedConfig(
     sizes=(7,), steps=200, batch_size=16, learning_rate=1e-2, num_layouts=256, checkpoint_every=0
@@ -194,9 +201,9 @@ def test_weight_average_cosine_steps_and_long_prefixes_do_what_they_say() -> Non
     assert cfg.lr_at(0) == cfg.learning_rate and cfg.lr_at(4) == pytest.approx(cfg.learning_rate / 2)
     assert cfg.training_t == 14 + 21  # T up to 2 x 7, after a no-gradient prefix of up to 3 x 7
     net, raw = small_net(), []
-    average = {k: v.clone() for k, v in net.state_dict().items()}
+    average = copy_weights(net)
     log = MetricsLogger(None)
-    train(cfg, net, log, progress=False, on_step=lambda step: raw.append(clone(net)))
+    train(cfg, net, log, progress=False, on_step=lambda step: raw.append(copy_weights(net)))
     rows = log.history
     assert [r["charts/lr"] for r in rows] == [cfg.lr_at(k) for k in range(8)]
     assert max(r["charts/iterations"] for r in rows) > 14  # some batch ran past T's range
@@ -207,7 +214,7 @@ def test_weight_average_cosine_steps_and_long_prefixes_do_what_they_say() -> Non
         cfg.replace(ema_decay=0.8),
         averaged,
         progress=False,
-        on_step=lambda step: seen.append(clone(averaged)),
+        on_step=lambda step: seen.append(copy_weights(averaged)),
     )
     for step, weights in enumerate(raw, 1):
         keep = min(0.8, (1 + step) / (10 + step))
@@ -217,10 +224,6 @@ def test_weight_average_cosine_steps_and_long_prefixes_do_what_they_say() -> Non
     for key, value in averaged.state_dict().items():
         assert torch.equal(value, seen[-1][key]), key
     assert not torch.equal(averaged.policy_head.weight, raw[-1]["policy_head.weight"])
-
-
-def clone(net: RecurrentMazeNet) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in net.state_dict().items()}
 
 
 class _Stop(Exception):
@@ -234,7 +237,7 @@ def test_selection_keeps_the_best_scored_weights_and_survives_an_interruption(tm
     net, seen = small_net(), {}
 
     def record(step: int) -> None:
-        seen[step] = {k: v.clone() for k, v in net.state_dict().items()}
+        seen[step] = copy_weights(net)
 
     last = train(cfg, net, progress=False, on_step=record)
     selection, probe = Selection(cfg, torch.device("cpu")), small_net()

@@ -267,6 +267,11 @@ def cells_right(net: RecurrentMazeNet, batch: MazeBatch, iterations: list[int]) 
     return {t: map_accuracy(logits, batch)[0] for t, logits in maps.items()}
 
 
+def copy_weights(net: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A detached copy of the net's state dict."""
+    return {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+
 class Average:
     """An exponential moving average of a net's weights (`ema_decay`), updated after every step.
 
@@ -276,7 +281,7 @@ class Average:
 
     def __init__(self, net: RecurrentMazeNet, decay: float) -> None:
         self.decay = decay
-        self.weights = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        self.weights = copy_weights(net)
 
     def update(self, net: RecurrentMazeNet, step: int) -> None:
         """Fold in the weights after step `step` (1-based)."""
@@ -290,7 +295,7 @@ class Average:
     @contextmanager
     def swapped_in(self, net: RecurrentMazeNet) -> Iterator[None]:
         """`with average.swapped_in(net):` the net holds the averaged weights inside the block."""
-        saved = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        saved = copy_weights(net)
         net.load_state_dict(self.weights)
         try:
             yield
@@ -324,7 +329,7 @@ class Selection:
         score = min(cells_right(net, self.batch, self.iterations).values())
         if score > self.score:
             self.score, self.step = score, step
-            self.weights = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            self.weights = copy_weights(net)
         return score
 
 
@@ -491,7 +496,7 @@ def load_training_state(
             meta = json.loads((folder / "checkpoint.json").read_text(encoding="utf-8"))
         tensors = safetensors.torch.load_file(str(path))
         device = next(net.parameters()).device
-        net.load_state_dict({k[4:]: v.to(device) for k, v in tensors.items() if k.startswith("net.")})
+        net.load_state_dict(_stored(tensors, "net.", device))
         state: dict[int, dict[str, torch.Tensor]] = {}
         for key, value in tensors.items():
             if key.startswith("optim."):
@@ -500,9 +505,9 @@ def load_training_state(
         optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
         if selection is not None and "select_step" in header:
             selection.score, selection.step = float(header["select_score"]), int(header["select_step"])
-            selection.weights = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
+            selection.weights = _stored(tensors, "best.", device)
         if average is not None:
-            averaged = {k[4:]: v.to(device) for k, v in tensors.items() if k.startswith("ema.")}
+            averaged = _stored(tensors, "ema.", device)
             if set(averaged) != set(average.weights):
                 raise KeyError("the weight average (ema_decay) is missing")
             average.weights = averaged
@@ -511,3 +516,8 @@ def load_training_state(
             f"{folder}: checkpoint unreadable ({type(exc).__name__}: {exc}); delete it"
         ) from None
     return int(meta["step"])
+
+
+def _stored(tensors: dict[str, torch.Tensor], prefix: str, device: torch.device) -> dict[str, torch.Tensor]:
+    """The checkpoint's tensors under `prefix` (`net.`, `best.`, `ema.`), the prefix removed."""
+    return {k[len(prefix) :]: v.to(device) for k, v in tensors.items() if k.startswith(prefix)}

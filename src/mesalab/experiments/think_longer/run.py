@@ -115,7 +115,7 @@ def train_arm(
     if "select/best_step" in last:
         meta.update({"kept_step": int(last["select/best_step"]), "kept_score": last["select/best_score"]})
     save_model(net, path, "recurrent", cfg.model, meta=meta)
-    return net, read_model_meta(path)
+    return net, meta
 
 
 def contrast_recipe(
