@@ -280,14 +280,25 @@ def test_fill_rounds_prune_dead_ends_inward() -> None:
 
 def test_the_contrast_trains_the_main_recipe_without_what_serves_running_longer() -> None:
     cfg = ThinkLongerConfig(
-        train=MazeSupervisedConfig(prefix_per_side=8.0, select_size=31, ema_decay=0.99), contrast_steps=123
+        train=MazeSupervisedConfig(
+            sizes=(9, 13, 17, 21), batch_size=16, prefix_per_side=8.0, select_size=31, ema_decay=0.99
+        ),
+        contrast_steps=123,
+        contrast_sizes=(7, 11),
+        contrast_batch_size=8,
     )
     contrast = contrast_recipe(cfg, cfg.train)
     assert (contrast.distribution, contrast.steps) == (cfg.contrast_distribution, 123)
+    assert (contrast.sizes, contrast.batch_size) == ((7, 11), 8)
     assert contrast.prefix_per_side == 0 and contrast.select_size == 0
     assert (
         contrast.replace(
-            prefix_per_side=8.0, select_size=31, steps=cfg.train.steps, distribution=cfg.train.distribution
+            prefix_per_side=8.0,
+            select_size=31,
+            steps=cfg.train.steps,
+            distribution=cfg.train.distribution,
+            sizes=cfg.train.sizes,
+            batch_size=cfg.train.batch_size,
         )
         == cfg.train
     )
@@ -302,6 +313,10 @@ def test_bad_config_is_refused() -> None:
         ThinkLongerConfig(eval_grid=((11, 21, 10),))
     with pytest.raises(ConfigError, match="probe_test_size"):
         ThinkLongerConfig(probe_test_size=8)
+    with pytest.raises(ConfigError, match="contrast_sizes"):
+        ThinkLongerConfig(contrast_sizes=(10,))
+    with pytest.raises(ConfigError, match="contrast_batch_size"):
+        ThinkLongerConfig(contrast_batch_size=0)
     with pytest.raises(ConfigError, match="ema_decay"):
         MazeSupervisedConfig(ema_decay=1.0)
     with pytest.raises(ConfigError, match="lr_schedule"):
@@ -363,6 +378,8 @@ def test_cli_quick_end_to_end_on_a_tiny_budget(tmp_path: Path) -> None:
     (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     results = json.loads((run_dir / "results.json").read_text())
     assert set(results["grid"]["sizes"]) == {"9", "15"}
+    # the training T joins the grid only above the training sizes (7, 9)
+    assert str(results["grid"]["training_t"]) in results["grid"]["sizes"]["15"]["success"]
     assert [row["step"] for row in results["curve"]] == [10, 20]
     assert set(results["shift"]["arms"]) == {"narrow", "diverse"}
     assert "verdict" in results["shift"]["arms"]["narrow"]["red-door/deploy"]

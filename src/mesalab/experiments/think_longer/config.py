@@ -19,6 +19,8 @@ class ThinkLongerConfig(Config):
     """The recurrent net (width, value head, hooked iterations)."""
     train: MazeSupervisedConfig = field(
         default_factory=lambda: MazeSupervisedConfig(
+            sizes=(9, 13, 17, 21, 25),
+            batch_size=10,
             steps=1250,
             min_per_side=2.0,
             max_per_side=4.0,
@@ -27,7 +29,8 @@ class ThinkLongerConfig(Config):
             ema_decay=0.995,
         )
     )
-    """The base optimizer of the main model (on `red-door/train` mazes of small sizes): T drawn from
+    """The base optimizer of the main model (on `red-door/train` mazes of sides 9-25, 10 a step: the
+    bigger ones carry it to 63x63, where sides 9-15 reached 55%): T drawn from
     [2, 4] x side, so the answer must be held once found; half the batches first run up to 8 x side
     iterations without gradient, so it must hold it long after (without them it drifts after ~250
     iterations); a cosine step size and a moving average of the weights, which is what is kept: its
@@ -38,7 +41,11 @@ class ThinkLongerConfig(Config):
     contrast_steps: int = 400
     """Gradient steps of the contrast model: the main recipe otherwise, less the long prefix and the
     snapshot selection (it is judged only as a policy on 11x11 mazes, never run longer)."""
-    eval_grid: tuple[tuple[int, int], ...] = ((11, 200), (21, 200), (31, 100), (41, 60), (63, 40), (127, 8))
+    contrast_sizes: tuple[int, ...] = (9, 11, 13, 15)
+    """Maze sides the contrast model trains on (small: it is only judged on 11x11 mazes)."""
+    contrast_batch_size: int = 16
+    """Mazes per step of the contrast model."""
+    eval_grid: tuple[tuple[int, int], ...] = ((13, 200), (21, 200), (31, 100), (41, 60), (63, 40), (127, 8))
     """`(side, held-out mazes)` per evaluation size (odd sides >= 5; fewer mazes for big ones)."""
     per_side: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
     """The T grid: T = factor x size for each factor (the training T is added)."""
@@ -108,7 +115,16 @@ class ThinkLongerConfig(Config):
         if self.contrast_distribution:
             check_choice(self.contrast_distribution, "contrast_distribution", DISTRIBUTIONS.names())
         check(self.contrast_steps >= 1, "contrast_steps", f"must be >= 1, got {self.contrast_steps}")
-        for name in ("probe_fit_mazes", "probe_test_mazes", "curve_episodes", "shift_episodes"):
+        check(len(self.contrast_sizes) >= 1, "contrast_sizes", "must name at least one size")
+        for size in self.contrast_sizes:
+            check(size >= 5 and size % 2 == 1, "contrast_sizes", f"sides must be odd and >= 5, got {size}")
+        for name in (
+            "probe_fit_mazes",
+            "probe_test_mazes",
+            "curve_episodes",
+            "shift_episodes",
+            "contrast_batch_size",
+        ):
             check(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
         check(self.curve_points >= 0, "curve_points", f"must be >= 0, got {self.curve_points}")
         for name in self.shifts:
@@ -120,6 +136,7 @@ QUICK = ThinkLongerConfig(
     model=RecurrentConfig(width=16),
     train=MazeSupervisedConfig(sizes=(7, 9), steps=250, batch_size=16, num_layouts=256, checkpoint_every=100),
     contrast_steps=100,
+    contrast_sizes=(7, 9),
     eval_grid=((9, 40), (15, 30), (21, 20)),
     per_side=(1.0, 2.0, 4.0),
     overthinking_max_size=15,

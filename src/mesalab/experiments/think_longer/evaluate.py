@@ -138,9 +138,9 @@ def few_and_many(size: int) -> tuple[int, int]:
     return size, 4 * size
 
 
-def t_grid(size: int, per_side: tuple[float, ...], training_t: int) -> list[int]:
-    """T values for one size: `per_side * size` for each factor, and the training T."""
-    return sorted({max(1, math.ceil(f * size)) for f in per_side} | {training_t})
+def t_grid(size: int, per_side: tuple[float, ...], training_t: int | None = None) -> list[int]:
+    """T values for one size: `per_side * size` for each factor, and the training T if given."""
+    return sorted({max(1, math.ceil(f * size)) for f in per_side} | ({training_t} if training_t else set()))
 
 
 def overthinking(
