@@ -72,9 +72,9 @@ def _headline_section(results: dict[str, Any]) -> Section:
     return Section(
         "Run longer: success against test-time iterations",
         [
-            f"Training used T up to {grid['training_t']}. The map is computed once per maze from the maze "
-            "alone; the agent follows its argmax from the start. <i>T needed</i> is the smallest T within "
-            "1 point of the size's best."
+            f"Training used T up to {grid['training_t']} (run on the sizes above the training sizes). "
+            "The map is computed once per maze from the maze alone; the agent follows its argmax from "
+            "the start. <i>T needed</i> is the smallest T within 1 point of the size's best."
         ],
         tables=[table],
         figures=[embed_figure(fig, "Success vs T per maze size (held-out layouts).")],
