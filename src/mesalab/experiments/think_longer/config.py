@@ -39,8 +39,9 @@ class ThinkLongerConfig(Config):
     contrast_distribution: str = "red-door/diverse"
     """Training distribution of the contrast model (empty: no contrast model)."""
     contrast_steps: int = 400
-    """Gradient steps of the contrast model: the main recipe otherwise, less the long prefix and the
-    snapshot selection (it is judged only as a policy on 11x11 mazes, never run longer)."""
+    """Gradient steps of the contrast model: the main recipe otherwise, on its own sides and batch,
+    less the long prefix and the snapshot selection (it is judged only as a policy on 11x11 mazes,
+    never run longer)."""
     contrast_sizes: tuple[int, ...] = (9, 11, 13, 15)
     """Maze sides the contrast model trains on (small: it is only judged on 11x11 mazes)."""
     contrast_batch_size: int = 16
@@ -48,7 +49,8 @@ class ThinkLongerConfig(Config):
     eval_grid: tuple[tuple[int, int], ...] = ((13, 200), (21, 200), (31, 100), (41, 60), (63, 40), (127, 8))
     """`(side, held-out mazes)` per evaluation size (odd sides >= 5; fewer mazes for big ones)."""
     per_side: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
-    """The T grid: T = factor x size for each factor (the training T is added)."""
+    """The T grid: T = factor x size for each factor (the training T is added on sizes above the
+    training sizes)."""
     steps_per_side: int = 8
     """Rollout step limit per cell of maze side (8 x 63 = 504 steps, above every optimal path)."""
     overthinking_factor: int = 4
