@@ -172,8 +172,12 @@ def test_tiny_training_solves_7x7_mazes(trained: RecurrentMazeNet) -> None:
 
 @pytest.mark.parametrize(
     "knobs",
-    [{}, {"lr_schedule": "cosine", "ema_decay": 0.9, "prefix_per_side": 2.0, "progressive": 1.0}],
-    ids=["default", "cosine-ema-prefix"],
+    [
+        {},
+        {"lr_schedule": "cosine", "ema_decay": 0.9, "prefix_per_side": 2.0, "progressive": 1.0},
+        {"carry_fraction": 0.6, "carry_pool": 2, "progressive": 0.0},
+    ],
+    ids=["default", "cosine-ema-prefix", "carry"],
 )
 def test_training_resumes_bit_for_bit(tmp_path: Path, knobs: dict) -> None:
     cfg = TINY.replace(steps=6, checkpoint_every=3, sizes=(7, 9), batch_size=4, **knobs)
@@ -228,6 +232,20 @@ def test_weight_average_cosine_steps_and_long_prefixes_do_what_they_say() -> Non
 
 class _Stop(Exception):
     pass
+
+
+def test_carried_batches_go_on_from_their_last_state_and_no_pass_runs_past_t() -> None:
+    cfg = TINY.replace(steps=12, batch_size=2, sizes=(7,), carry_fraction=0.7, carry_pool=2, log_every=1)
+    log = MetricsLogger(None)
+    train(cfg, small_net(), log, progress=False)
+    rows = log.history
+    assert all(r["charts/iterations"] <= cfg.training_t == 14 for r in rows)
+    carried = [r for r in rows if r["charts/carried_iterations"] > r["charts/iterations"]]
+    assert carried and max(r["charts/carried_iterations"] for r in rows) > cfg.training_t
+    # a carried state goes on from where it stopped: its count is an earlier step's plus this pass
+    for i, row in enumerate(rows):
+        before = {0} | {r["charts/carried_iterations"] for r in rows[:i]}
+        assert row["charts/carried_iterations"] - row["charts/iterations"] in before, i
 
 
 def test_selection_keeps_the_best_scored_weights_and_survives_an_interruption(tmp_path: Path) -> None:
@@ -323,6 +341,10 @@ def test_bad_config_is_refused() -> None:
         MazeSupervisedConfig(lr_schedule="linear")
     with pytest.raises(ConfigError, match="prefix_per_side"):
         MazeSupervisedConfig(prefix_per_side=-1.0)
+    with pytest.raises(ConfigError, match="carry_fraction"):
+        MazeSupervisedConfig(carry_fraction=1.0)
+    with pytest.raises(ConfigError, match="carry_pool"):
+        MazeSupervisedConfig(carry_pool=0)
 
 
 @pytest.mark.parametrize(
@@ -356,7 +378,7 @@ def test_help_lists_the_fields_and_sets_reach_the_config(capsys, monkeypatch) ->
     monkeypatch.setenv("COLUMNS", "200")
     assert main(["run", "think-longer", "--help"]) == 0
     text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", capsys.readouterr().out).split())
-    assert "train.steps: int = 1250 (--quick: 250)" in text
+    assert "train.steps: int = 1600 (--quick: 250)" in text
     assert "train.ema_decay: float = 0.995 (--quick: 0.0)" in text
     assert "per_side: tuple[float, ...]" in text and "model.width:" in text and "shifts:" in text
     cfg = flagship_config("think-longer", True, ["train.steps=7", "per_side=[1,3]"], {"seed": 4})

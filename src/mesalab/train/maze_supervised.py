@@ -19,6 +19,10 @@ no-gradient prefix (up to that many iterations per cell of side) before all T gr
 instead of inside T, so the net learns to hold its answer long after finding it;
 `lr_schedule="cosine"` lowers the step size to 0; `ema_decay` keeps a moving average of the
 weights, which is what is scored, selected and kept.
+`carry_fraction` lets a batch carry on one of the last `carry_pool` fresh batches of its size
+from the state its previous pass left (the sample pool of Mordvintsev et al. 2020's growing
+cellular automata): the net is graded on states many passes deep, so it learns to hold its
+answer long after finding it, while no single pass runs longer than T.
 
 Snapshot selection (`select_size > 0`): every `select_every` steps the net is scored on
 validation mazes of side `select_size`, bigger than the training sizes and from a layout seed
@@ -69,6 +73,8 @@ class MazeSupervisedConfig(Config):
         "lr_schedule",
         "ema_decay",
         "prefix_per_side",
+        "carry_fraction",
+        "carry_pool",
     )
     """Left out of the hash at their defaults (`Config.ADDED_FIELDS`): older runs keep theirs."""
 
@@ -126,6 +132,12 @@ class MazeSupervisedConfig(Config):
     """With it > 0, a progressive batch's no-gradient prefix is drawn from [0, prefix_per_side x
     size] and followed by all T graded iterations (so the net is graded after up to
     (prefix_per_side + max_per_side) x side iterations); 0: the prefix is part of T."""
+    carry_fraction: float = 0.0
+    """Probability that a batch carries on a stored batch of its size from the state its last
+    graded iterations left (no gradient through them) instead of fresh mazes from the zero state;
+    states so reach many times T over training while no pass runs longer than T."""
+    carry_pool: int = 8
+    """Batches stored per size for carrying on; a fresh batch takes the oldest fresh one's place."""
 
     def validate(self) -> None:
         check(0 <= self.alt_fraction <= 1, "alt_fraction", f"must be in [0, 1], got {self.alt_fraction}")
@@ -162,6 +174,8 @@ class MazeSupervisedConfig(Config):
         check_choice(self.lr_schedule, "lr_schedule", ("constant", "cosine"))
         check(0 <= self.ema_decay < 1, "ema_decay", f"must be in [0, 1), got {self.ema_decay}")
         check(self.prefix_per_side >= 0, "prefix_per_side", f"must be >= 0, got {self.prefix_per_side}")
+        check(0 <= self.carry_fraction < 1, "carry_fraction", f"must be in [0, 1), got {self.carry_fraction}")
+        check(self.carry_pool >= 1, "carry_pool", f"must be >= 1, got {self.carry_pool}")
         check(self.select_every >= 1, "select_every", f"must be >= 1, got {self.select_every}")
         check(self.select_mazes >= 1, "select_mazes", f"must be >= 1, got {self.select_mazes}")
         check(
@@ -183,7 +197,8 @@ class MazeSupervisedConfig(Config):
 
     @property
     def training_t(self) -> int:
-        """The largest T used in training (a no-gradient prefix beyond T included)."""
+        """The largest T of one training pass from the zero state (a no-gradient prefix beyond T
+        included; states carried on across steps reach further, see `carry_fraction`)."""
         return max(self.iteration_range(s)[1] + self.prefix_range(s) for s in self.sizes)
 
     def prefix_range(self, size: int) -> int:
@@ -308,6 +323,78 @@ def kept_weights(net: RecurrentMazeNet, average: Average | None) -> AbstractCont
     return average.swapped_in(net) if average is not None else nullcontext()
 
 
+@dataclass
+class Carried:
+    """A stored batch: which mazes, the state its last pass left, and its iterations so far."""
+
+    episode: int
+    alt: bool
+    hidden: torch.Tensor
+    """`(B, C, H, W)` detached."""
+    depth: int
+
+
+class CarryPool:
+    """Batches whose state later steps carry on (`carry_fraction`), up to `carry_pool` per size."""
+
+    def __init__(self, cfg: MazeSupervisedConfig) -> None:
+        self.cfg = cfg
+        self.slots: dict[int, list[Carried]] = {}
+        self.oldest: dict[int, int] = {}  # per size: the slot a fresh batch replaces next
+        self.deepest = 0
+        """The most iterations any stored state has been through."""
+
+    def draw(self, size: int, k: int) -> int | None:
+        """The slot step `k` carries on, or None for fresh mazes (drawn from `(seed, k)`)."""
+        slots = self.slots.get(size, [])
+        gen = generator(self.cfg.seed, "carry", k)
+        if not slots or float(torch.rand(1, generator=gen)) >= self.cfg.carry_fraction:
+            return None
+        return int(torch.randint(len(slots), (1,), generator=gen))
+
+    def store(self, size: int, slot: int | None, entry: Carried) -> None:
+        """Put `entry` back in `slot`, or (fresh, `slot=None`) in a free or the oldest slot."""
+        slots = self.slots.setdefault(size, [])
+        self.deepest = max(self.deepest, entry.depth)
+        if slot is None and len(slots) < self.cfg.carry_pool:
+            slots.append(entry)
+        elif slot is None:
+            slot = self.oldest.get(size, 0)
+            slots[slot] = entry
+            self.oldest[size] = (slot + 1) % self.cfg.carry_pool
+        else:
+            slots[slot] = entry
+
+    def tensors(self) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+        """The pool as checkpoint tensors and metadata."""
+        tensors = {
+            f"carry.{size}.{j}": entry.hidden
+            for size, slots in self.slots.items()
+            for j, entry in enumerate(slots)
+        }
+        meta = {str(size): [[e.episode, e.alt, e.depth] for e in slots] for size, slots in self.slots.items()}
+        return tensors, {
+            "carry": json.dumps(
+                {"slots": meta, "oldest": self.oldest, "deepest": self.deepest}, sort_keys=True
+            )
+        }
+
+    def restore(self, tensors: dict[str, torch.Tensor], header: dict[str, str], device: torch.device) -> None:
+        """Undo `tensors()`."""
+        if "carry" not in header:
+            raise KeyError("the carried states (carry_fraction) are missing")
+        meta = json.loads(header["carry"])
+        self.slots = {
+            int(size): [
+                Carried(episode, alt, tensors[f"carry.{size}.{j}"].to(device), depth)
+                for j, (episode, alt, depth) in enumerate(entries)
+            ]
+            for size, entries in meta["slots"].items()
+        }
+        self.oldest = {int(size): slot for size, slot in meta["oldest"].items()}
+        self.deepest = int(meta["deepest"])
+
+
 class Selection:
     """The best weights so far by their validation score (`select_size > 0`)."""
 
@@ -354,9 +441,10 @@ def train(
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
     selection = Selection(cfg, device) if cfg.select_size else None
     average = Average(net, cfg.ema_decay) if cfg.ema_decay else None
+    pool = CarryPool(cfg) if cfg.carry_fraction else None
     start = 0
     if resume and checkpoint_dir is not None and (checkpoint_dir / "checkpoint.safetensors").exists():
-        start = load_training_state(checkpoint_dir, net, optimizer, selection, average)
+        start = load_training_state(checkpoint_dir, net, optimizer, selection, average, pool)
         if logger is not None:
             logger.truncate_after(start)
     net.train()
@@ -364,14 +452,23 @@ def train(
     began = time.perf_counter()
     for k in tqdm(range(start, cfg.steps), desc="think", disable=not progress, leave=False, initial=start):
         size = cfg.sizes[k % len(cfg.sizes)]
-        from_alt = (
-            alt is not None
-            and float(torch.rand(1, generator=generator(cfg.seed, "alt", k))) < cfg.alt_fraction
-        )
-        batch = _to(
-            (alt if from_alt and alt is not None else source).batch(size, k // len(cfg.sizes)), device
-        )
-        metrics = _update(cfg, net, optimizer, batch, size, k)
+        slot = pool.draw(size, k) if pool is not None else None
+        if slot is None or pool is None:
+            episode, carried = k // len(cfg.sizes), None
+            from_alt = (
+                alt is not None
+                and float(torch.rand(1, generator=generator(cfg.seed, "alt", k))) < cfg.alt_fraction
+            )
+        else:
+            carried = pool.slots[size][slot]
+            episode, from_alt = carried.episode, carried.alt
+        batch = _to((alt if from_alt and alt is not None else source).batch(size, episode), device)
+        metrics, hidden = _update(cfg, net, optimizer, batch, size, k, carried.hidden if carried else None)
+        if pool is not None:
+            depth = (carried.depth if carried else 0) + int(metrics["charts/iterations"])
+            pool.store(size, slot, Carried(episode, from_alt, hidden, depth))
+            metrics["charts/carried_iterations"] = depth
+            metrics["charts/carried_deepest"] = pool.deepest
         if average is not None:
             average.update(net, k + 1)
         scored = selection is not None and selection.due(k + 1)
@@ -383,12 +480,12 @@ def train(
             if logger is not None:
                 logger.log(k + 1, last)
         if checkpoint_dir is not None and cfg.checkpoint_every and (k + 1) % cfg.checkpoint_every == 0:
-            save_training_state(checkpoint_dir, net, optimizer, k + 1, selection, average)
+            save_training_state(checkpoint_dir, net, optimizer, k + 1, selection, average, pool)
         if on_step is not None:
             with kept_weights(net, average):
                 on_step(k + 1)
     if checkpoint_dir is not None:
-        save_training_state(checkpoint_dir, net, optimizer, cfg.steps, selection, average)
+        save_training_state(checkpoint_dir, net, optimizer, cfg.steps, selection, average, pool)
     # the checkpoint above keeps the last raw weights; the net leaves with the kept ones
     if selection is not None and selection.weights is not None:
         net.load_state_dict(selection.weights)
@@ -406,8 +503,10 @@ def _update(
     batch: MazeBatch,
     size: int,
     k: int,
-) -> dict[str, float]:
-    """One gradient step on `batch`; T and the no-gradient prefix are drawn from `(seed, k)`."""
+    carried: torch.Tensor | None = None,
+) -> tuple[dict[str, float], torch.Tensor]:
+    """One gradient step on `batch` from the zero state or a `carried` one `(B, C, H, W)`; T and
+    the no-gradient prefix are drawn from `(seed, k)`. Returns the metrics and the last state."""
     gen = generator(cfg.seed, "maze-supervised", k)
     low, high = cfg.iteration_range(size)
     steps = int(torch.randint(low, high + 1, (1,), generator=gen))
@@ -421,7 +520,7 @@ def _update(
     for group in optimizer.param_groups:
         group["lr"] = cfg.lr_at(k)
     injected = net.encode(batch.maze)
-    hidden = net.initial_state(injected)
+    hidden = net.initial_state(injected) if carried is None else carried
     if prefix:
         with torch.no_grad():
             hidden = net.iterate(hidden, injected.detach(), 0, prefix)
@@ -440,7 +539,7 @@ def _update(
     cells, mazes = map_accuracy(logits.detach(), batch)
     metrics.update({"charts/cell_accuracy": cells, "charts/maze_accuracy": mazes})
     metrics.update({"charts/size": size, "charts/iterations": prefix + graded, "charts/lr": cfg.lr_at(k)})
-    return metrics
+    return metrics, hidden.detach()
 
 
 def _to(batch: MazeBatch, device: torch.device) -> MazeBatch:
@@ -457,9 +556,11 @@ def save_training_state(
     step: int,
     selection: Selection | None = None,
     average: Average | None = None,
+    pool: CarryPool | None = None,
 ) -> None:
     """`folder/checkpoint.safetensors`: weights, Adam state, the best weights so far (with
-    selection), and the step, Adam's param groups and the best score in its metadata, so one
+    selection), the weight average and the carried states (when used), and the step, Adam's
+    param groups, the best score and the carried batches' bookkeeping in its metadata, so one
     atomic rename makes the whole checkpoint visible at once."""
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {f"net.{k}": v for k, v in net.state_dict().items()}
@@ -473,6 +574,10 @@ def save_training_state(
         meta.update({"select_score": repr(selection.score), "select_step": str(selection.step)})
     if average is not None:
         tensors.update({f"ema.{k}": v for k, v in average.weights.items()})
+    if pool is not None:
+        carried, carry_meta = pool.tensors()
+        tensors.update(carried)
+        meta.update(carry_meta)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     write_bytes_atomic(folder / "checkpoint.safetensors", safetensors.torch.save(tensors, metadata=meta))
     (folder / "checkpoint.json").unlink(missing_ok=True)  # an older checkpoint's pair
@@ -484,6 +589,7 @@ def load_training_state(
     optimizer: torch.optim.Optimizer,
     selection: Selection | None = None,
     average: Average | None = None,
+    pool: CarryPool | None = None,
 ) -> int:
     """Restore what `save_training_state` wrote; returns the step to continue from."""
     try:
@@ -511,6 +617,8 @@ def load_training_state(
             if set(averaged) != set(average.weights):
                 raise KeyError("the weight average (ema_decay) is missing")
             average.weights = averaged
+        if pool is not None:
+            pool.restore(tensors, header, device)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise MesalabError(
             f"{folder}: checkpoint unreadable ({type(exc).__name__}: {exc}); delete it"

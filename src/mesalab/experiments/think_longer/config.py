@@ -21,26 +21,28 @@ class ThinkLongerConfig(Config):
         default_factory=lambda: MazeSupervisedConfig(
             sizes=(9, 13, 17, 21, 25),
             batch_size=10,
-            steps=1250,
+            steps=1600,
             min_per_side=2.0,
-            max_per_side=4.0,
-            prefix_per_side=8.0,
+            max_per_side=2.0,
+            progressive=0.0,
+            carry_fraction=0.6,
             lr_schedule="cosine",
             ema_decay=0.995,
         )
     )
     """The base optimizer of the main model (on `red-door/train` mazes of sides 9-25, 10 a step: the
-    bigger ones carry it to 63x63, where sides 9-15 reached 55%): T drawn from
-    [2, 4] x side, so the answer must be held once found; half the batches first run up to 8 x side
-    iterations without gradient, so it must hold it long after (without them it drifts after ~250
-    iterations); a cosine step size and a moving average of the weights, which is what is kept: its
-    snapshots do not swing as the raw weights' do (`train.select_size=31` keeps the snapshot that
-    scores best on 31x31 validation mazes instead). docs/think-longer.md says why, with the figures."""
+    bigger ones carry it to 63x63, where sides 9-15 reached 55%): T = 2 x side, so no pass runs past
+    50 iterations, less than most 63x63 mazes need; 60% of the batches carry on a stored batch from
+    the state its last pass left, so the net must hold its answer hundreds of iterations after
+    finding it (without that it drifts after ~250); a cosine step size and a moving average of the
+    weights, which is what is kept: its snapshots do not swing as the raw weights' do
+    (`train.select_size=31` keeps the snapshot that scores best on 31x31 validation mazes instead).
+    docs/think-longer.md says why, with the figures."""
     contrast_distribution: str = "red-door/diverse"
     """Training distribution of the contrast model (empty: no contrast model)."""
     contrast_steps: int = 400
     """Gradient steps of the contrast model: the main recipe otherwise, on its own sides and batch,
-    less the long prefix and the snapshot selection (it is judged only as a policy on 11x11 mazes,
+    less any long prefix and snapshot selection (it is judged only as a policy on 11x11 mazes,
     never run longer)."""
     contrast_sizes: tuple[int, ...] = (9, 11, 13, 15)
     """Maze sides the contrast model trains on (small: it is only judged on 11x11 mazes)."""

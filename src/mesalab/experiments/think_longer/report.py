@@ -72,7 +72,8 @@ def _headline_section(results: dict[str, Any]) -> Section:
     return Section(
         "Run longer: success against test-time iterations",
         [
-            f"Training used T up to {grid['training_t']} (run on the sizes above the training sizes). "
+            f"Training's longest pass ran T = {grid['training_t']} iterations (run here on the sizes above "
+            "the training sizes; the training section says how deep carried states went). "
             "The map is computed once per maze from the maze alone; the agent follows its argmax from "
             "the start. <i>T needed</i> is the smallest T within 1 point of the size's best."
         ],
@@ -317,8 +318,8 @@ def _training_section(run_dir: Path, cfg: Any, results: dict[str, Any]) -> Secti
             f"Base optimizer: supervised cross-entropy on the oracle's moves, {cfg.train.steps:,} steps of "
             f"{cfg.train.batch_size} mazes, sizes {', '.join(map(str, cfg.train.sizes))}, "
             f"width {cfg.model.width}, "
-            f"T drawn from [{cfg.train.min_per_side:g}, {cfg.train.max_per_side:g}] x size, progressive "
-            f"prefix probability {cfg.train.progressive:g}{_recipe_extras(cfg.train)}. {kept} Seconds: "
+            f"{_t_range(cfg.train)}, progressive "
+            f"prefix probability {cfg.train.progressive:g}{_recipe_extras(cfg.train, rows)}. {kept} Seconds: "
             + ", ".join(f"{esc(k)} {v:.0f}" for k, v in timings.items())
             + f" ({results['threads']} torch threads)."
         ],
@@ -332,13 +333,29 @@ def _training_section(run_dir: Path, cfg: Any, results: dict[str, Any]) -> Secti
     )
 
 
-def _recipe_extras(train: Any) -> str:
-    """The recipe's optional knobs, as a clause of the training sentence."""
+def _t_range(train: Any) -> str:
+    """How training drew T, in words."""
+    if train.min_per_side == train.max_per_side:
+        return f"T = {train.min_per_side:g} x size"
+    return f"T drawn from [{train.min_per_side:g}, {train.max_per_side:g}] x size"
+
+
+def _recipe_extras(train: Any, rows: list[dict[str, Any]]) -> str:
+    """The recipe's optional knobs, as a clause of the training sentence (`rows`: the metrics)."""
     extras = []
     if train.progressive and train.prefix_per_side:
         extras.append(
             f"the prefix (no gradient) drawn from [0, {train.prefix_per_side:g}] x size and run before the "
             f"graded T, so the net is graded after up to {train.training_t} iterations"
+        )
+    if train.carry_fraction:
+        narrow = [r.get("charts/carried_deepest", 0) for r in rows if r.get("tag") == "narrow"]
+        deepest = max(narrow, default=0)
+        extras.append(
+            f"{train.carry_fraction:.0%} of the batches carry on one of the last {train.carry_pool} fresh "
+            f"batches of their size from the state its previous pass left (no gradient through that pass), "
+            f"so no pass runs past T = {train.training_t} while carried states went through up to "
+            f"{int(deepest):,} iterations"
         )
     if train.lr_schedule != "constant":
         extras.append(f"a {train.lr_schedule} learning-rate schedule from {train.learning_rate:g}")
