@@ -137,8 +137,8 @@ def contrast_recipe(
 
 def evaluate_sizes(cfg: ThinkLongerConfig, net: RecurrentMazeNet) -> dict[str, Any]:
     """Success vs T per size, the T each size needs, and the overthinking check. The training T
-    joins the grid of sizes above the training sizes only: below, it is many times the T they
-    need (300 on 13x13 mazes) and the overthinking check already runs them long."""
+    joins the grid of sizes above the training sizes only: below, it is at least the T they need
+    and the overthinking check already runs them long."""
     training_t = cfg.train.training_t
     sizes: dict[str, Any] = {}
     checks: dict[str, Any] = {}
