@@ -109,6 +109,30 @@ def test_state_stays_bounded_however_long_it_runs() -> None:
     assert cache["iters.299.hook_hidden"].abs().max() <= 1.0
 
 
+@pytest.mark.parametrize("gate_kernel, arrives", [(1, 6), (3, 4)])
+def test_news_crosses_as_many_cells_an_iteration_as_the_gate_kernel_allows(gate_kernel: int, arrives: int) -> None:
+    """A wall put 6 cells away reaches a cell's state at iteration 6 with 1x1 gates (the state after
+    t iterations sees the maze t cells around: a breadth-first pace), at iteration 4 with 3x3 gates
+    (2t - 1 cells: r, then the candidate, each reach a cell further)."""
+    with seeded_init(0, "test"):
+        net = RecurrentMazeNet(RecurrentConfig(width=8, gate_kernel=gate_kernel, hooked_iterations=0))
+    maze = torch.zeros(1, 7, 15, 15)
+    moved = maze.clone()
+    moved[0, 0, 7, 13] = 1.0  # a wall 6 cells right of the centre (7, 7)
+    with torch.no_grad():
+        before = [net.iterate(net.initial_state(net.encode(m)), net.encode(m), 0, arrives - 1) for m in (maze, moved)]
+        after = [net.iterate(h, net.encode(m), arrives - 1, 1) for h, m in zip(before, (maze, moved))]
+    assert torch.equal(before[0][0, :, 7, 7], before[1][0, :, 7, 7])
+    assert not torch.equal(after[0][0, :, 7, 7], after[1][0, :, 7, 7])
+
+
+def test_gate_kernel_is_checked() -> None:
+    with pytest.raises(ConfigError, match="gate_kernel"):
+        RecurrentConfig(gate_kernel=5)
+    assert RecurrentConfig().stable_hash() == RecurrentConfig(gate_kernel=3).stable_hash()
+    assert RecurrentConfig().stable_hash() != RecurrentConfig(gate_kernel=1).stable_hash()
+
+
 @pytest.mark.parametrize("steps", [0, -3])
 def test_non_positive_iterations_are_refused(steps: int) -> None:
     with pytest.raises(ConfigError, match="iterations"):
@@ -378,7 +402,7 @@ def test_help_lists_the_fields_and_sets_reach_the_config(capsys, monkeypatch) ->
     monkeypatch.setenv("COLUMNS", "200")
     assert main(["run", "think-longer", "--help"]) == 0
     text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", capsys.readouterr().out).split())
-    assert "train.steps: int = 1600 (--quick: 250)" in text
+    assert "train.steps: int = 1600 (--quick: 600)" in text
     assert "train.ema_decay: float = 0.995 (--quick: 0.0)" in text
     assert "per_side: tuple[float, ...]" in text and "model.width:" in text and "shifts:" in text
     cfg = flagship_config("think-longer", True, ["train.steps=7", "per_side=[1,3]"], {"seed": 4})

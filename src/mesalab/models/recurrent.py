@@ -1,12 +1,16 @@
 """A generic weight-tied recurrent conv net for mazes: it thinks longer by iterating longer.
 
-Nothing in it is a search written by hand: one set of 3x3 convolutions is applied T times
+Nothing in it is a search written by hand: one set of convolutions is applied T times
 to a hidden state `h` `(B, C, H, W)`, with the maze fed back at every iteration ("recall",
 Bansal et al. 2022) and a GRU-style gate that keeps `h` in [-1, 1] however long it runs:
 
     z, r = sigmoid(U_zr * h + W_zr * x)          (update and reset gates, per cell and channel)
     n    = tanh(U_n * (r h) + W_n * x)           (the candidate state)
     h    = (1 - z) h + z n
+
+`U_zr` is 3x3 by default; with `gate_kernel=1` it is 1x1, so news crosses one cell an iteration
+(the state after t iterations sees the maze t cells around, the pace of a breadth-first wave)
+instead of up to two (through r, then `U_n`). `think-longer` trains with 1x1 gates.
 
 `x` is the maze without the agent (walls, door, objects, colours), so the map is a function
 of the maze alone: computed once per episode, read at the agent's cell at every step. The
@@ -43,6 +47,9 @@ AGENT = CHANNELS.index("agent")
 class RecurrentConfig(Config):
     """A weight-tied gated recurrent conv net over mazes of any size."""
 
+    ADDED_FIELDS = ("gate_kernel",)
+    """Left out of the hash at their defaults (`Config.ADDED_FIELDS`): older models keep theirs."""
+
     width: int = 24
     """Channels of the hidden state (the probe on this machine: 16 reached 41x41 at 73%, 24 at 98%)."""
     in_channels: int = len(MAZE_CHANNELS)
@@ -53,9 +60,14 @@ class RecurrentConfig(Config):
     """Iterations that carry hook points; further ones run the same step unhooked."""
     default_iterations: int = 30
     """T when a call gives none (the zoo's `default_compute`)."""
+    gate_kernel: int = 3
+    """Kernel of the state's convolution into the gates z and r: 3 lets news cross two cells an
+    iteration (through r, then the candidate), 1 holds it to one, the pace of a breadth-first
+    wave (`think-longer` uses 1)."""
 
     def validate(self) -> None:
         check(self.width >= 1, "width", f"must be >= 1, got {self.width}")
+        check(self.gate_kernel in (1, 3), "gate_kernel", f"must be 1 or 3, got {self.gate_kernel}", "1, 3")
         check(self.in_channels >= 1, "in_channels", f"must be >= 1, got {self.in_channels}")
         check(self.hooked_iterations >= 0, "hooked_iterations", f"must be >= 0, got {self.hooked_iterations}")
         check(
@@ -84,7 +96,7 @@ class RecurrentMazeNet(HookedModule):
         self.cfg = cfg
         w = cfg.width
         self.inject = nn.Conv2d(cfg.in_channels, 3 * w, 3, padding=1)  # x's part of z, r and n
-        self.gates = nn.Conv2d(w, 2 * w, 3, padding=1, bias=False)  # h's part of z and r
+        self.gates = nn.Conv2d(w, 2 * w, cfg.gate_kernel, padding=cfg.gate_kernel // 2, bias=False)  # h's part of z and r
         self.candidate = nn.Conv2d(w, w, 3, padding=1, bias=False)  # (r h)'s part of n
         self.policy_head = nn.Conv2d(w, 4, 3, padding=1)
         self.value_conv = nn.Conv2d(w, 1, 1) if cfg.value_head else None

@@ -317,7 +317,7 @@ def _training_section(run_dir: Path, cfg: Any, results: dict[str, Any]) -> Secti
         [
             f"Base optimizer: supervised cross-entropy on the oracle's moves, {cfg.train.steps:,} steps of "
             f"{cfg.train.batch_size} mazes, sizes {', '.join(map(str, cfg.train.sizes))}, "
-            f"width {cfg.model.width}, "
+            f"width {cfg.model.width}, {cfg.model.gate_kernel}x{cfg.model.gate_kernel} gates, "
             f"{_t_range(cfg.train)}, progressive "
             f"prefix probability {cfg.train.progressive:g}{_recipe_extras(cfg.train, rows)}. {kept} Seconds: "
             + ", ".join(f"{esc(k)} {v:.0f}" for k, v in timings.items())
