@@ -110,7 +110,9 @@ def test_state_stays_bounded_however_long_it_runs() -> None:
 
 
 @pytest.mark.parametrize("gate_kernel, arrives", [(1, 6), (3, 4)])
-def test_news_crosses_as_many_cells_an_iteration_as_the_gate_kernel_allows(gate_kernel: int, arrives: int) -> None:
+def test_news_crosses_as_many_cells_an_iteration_as_the_gate_kernel_allows(
+    gate_kernel: int, arrives: int
+) -> None:
     """A wall put 6 cells away reaches a cell's state at iteration 6 with 1x1 gates (the state after
     t iterations sees the maze t cells around: a breadth-first pace), at iteration 4 with 3x3 gates
     (2t - 1 cells: r, then the candidate, each reach a cell further)."""
@@ -120,8 +122,9 @@ def test_news_crosses_as_many_cells_an_iteration_as_the_gate_kernel_allows(gate_
     moved = maze.clone()
     moved[0, 0, 7, 13] = 1.0  # a wall 6 cells right of the centre (7, 7)
     with torch.no_grad():
-        before = [net.iterate(net.initial_state(net.encode(m)), net.encode(m), 0, arrives - 1) for m in (maze, moved)]
-        after = [net.iterate(h, net.encode(m), arrives - 1, 1) for h, m in zip(before, (maze, moved))]
+        injected = [net.encode(m) for m in (maze, moved)]
+        before = [net.iterate(net.initial_state(x), x, 0, arrives - 1) for x in injected]
+        after = [net.iterate(h, x, arrives - 1, 1) for h, x in zip(before, injected, strict=True)]
     assert torch.equal(before[0][0, :, 7, 7], before[1][0, :, 7, 7])
     assert not torch.equal(after[0][0, :, 7, 7], after[1][0, :, 7, 7])
 

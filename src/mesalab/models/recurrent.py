@@ -96,7 +96,8 @@ class RecurrentMazeNet(HookedModule):
         self.cfg = cfg
         w = cfg.width
         self.inject = nn.Conv2d(cfg.in_channels, 3 * w, 3, padding=1)  # x's part of z, r and n
-        self.gates = nn.Conv2d(w, 2 * w, cfg.gate_kernel, padding=cfg.gate_kernel // 2, bias=False)  # h's part of z and r
+        gate, pad = cfg.gate_kernel, cfg.gate_kernel // 2
+        self.gates = nn.Conv2d(w, 2 * w, gate, padding=pad, bias=False)  # h's part of z and r
         self.candidate = nn.Conv2d(w, w, 3, padding=1, bias=False)  # (r h)'s part of n
         self.policy_head = nn.Conv2d(w, 4, 3, padding=1)
         self.value_conv = nn.Conv2d(w, 1, 1) if cfg.value_head else None
