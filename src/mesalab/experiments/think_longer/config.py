@@ -18,8 +18,8 @@ class ThinkLongerConfig(Config):
     model: RecurrentConfig = field(default_factory=lambda: RecurrentConfig(gate_kernel=1))
     """The recurrent net (width, value head, hooked iterations), with 1x1 gates: news crosses one
     cell an iteration, the pace of a breadth-first wave: after T iterations a cell's state has seen
-    the maze only T cells around it (3x3 gates let news cross two cells an iteration: more 63x63 mazes
-    were solved within the training T, and a step cost ~40% more)."""
+    the maze only T cells around it (with 3x3 gates news crosses up to two cells an iteration, and
+    more 63x63 mazes were solved within the training T: docs/think-longer.md)."""
     train: MazeSupervisedConfig = field(
         default_factory=lambda: MazeSupervisedConfig(
             sizes=(9, 13, 17, 21, 25),
