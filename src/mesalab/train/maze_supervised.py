@@ -344,13 +344,14 @@ class CarryPool:
         self.deepest = 0
         """The most iterations any stored state has been through."""
 
-    def draw(self, size: int, k: int) -> int | None:
-        """The slot step `k` carries on, or None for fresh mazes (drawn from `(seed, k)`)."""
+    def draw(self, size: int, k: int) -> tuple[int, Carried] | None:
+        """The slot step `k` carries on and its batch, or None for fresh mazes (drawn from `(seed, k)`)."""
         slots = self.slots.get(size, [])
         gen = generator(self.cfg.seed, "carry", k)
         if not slots or float(torch.rand(1, generator=gen)) >= self.cfg.carry_fraction:
             return None
-        return int(torch.randint(len(slots), (1,), generator=gen))
+        slot = int(torch.randint(len(slots), (1,), generator=gen))
+        return slot, slots[slot]
 
     def store(self, size: int, slot: int | None, entry: Carried) -> None:
         """Put `entry` back in `slot`, or (fresh, `slot=None`) in a free or the oldest slot."""
@@ -452,15 +453,15 @@ def train(
     began = time.perf_counter()
     for k in tqdm(range(start, cfg.steps), desc="think", disable=not progress, leave=False, initial=start):
         size = cfg.sizes[k % len(cfg.sizes)]
-        slot = pool.draw(size, k) if pool is not None else None
-        if slot is None or pool is None:
-            episode, carried = k // len(cfg.sizes), None
+        drawn = pool.draw(size, k) if pool is not None else None
+        slot, carried = drawn if drawn is not None else (None, None)
+        if carried is None:
+            episode = k // len(cfg.sizes)
             from_alt = (
                 alt is not None
                 and float(torch.rand(1, generator=generator(cfg.seed, "alt", k))) < cfg.alt_fraction
             )
         else:
-            carried = pool.slots[size][slot]
             episode, from_alt = carried.episode, carried.alt
         batch = _to((alt if from_alt and alt is not None else source).batch(size, episode), device)
         metrics, hidden = _update(cfg, net, optimizer, batch, size, k, carried.hidden if carried else None)
