@@ -27,6 +27,8 @@ from mesalab.seeding import seeded_init
 from mesalab.shift import assess
 from mesalab.store.metrics import MetricsLogger
 from mesalab.train.maze_supervised import (
+    Carried,
+    CarryPool,
     MazeSource,
     MazeSupervisedConfig,
     Selection,
@@ -203,8 +205,15 @@ def test_tiny_training_solves_7x7_mazes(trained: RecurrentMazeNet) -> None:
         {},
         {"lr_schedule": "cosine", "ema_decay": 0.9, "prefix_per_side": 2.0, "progressive": 1.0},
         {"carry_fraction": 0.6, "carry_pool": 2, "progressive": 0.0},
+        {
+            "carry_fraction": 0.6,
+            "carry_pool": 2,
+            "carry_mismatch": 0.5,
+            "blind_fraction": 0.5,
+            "reach_only": True,
+        },
     ],
-    ids=["default", "cosine-ema-prefix", "carry"],
+    ids=["default", "cosine-ema-prefix", "carry", "mismatch-blind-reach"],
 )
 def test_training_resumes_bit_for_bit(tmp_path: Path, knobs: dict) -> None:
     cfg = TINY.replace(steps=6, checkpoint_every=3, sizes=(7, 9), batch_size=4, **knobs)
@@ -273,6 +282,91 @@ def test_carried_batches_go_on_from_their_last_state_and_no_pass_runs_past_t() -
     for i, row in enumerate(rows):
         before = {0} | {r["charts/carried_iterations"] for r in rows[:i]}
         assert row["charts/carried_iterations"] - row["charts/iterations"] in before, i
+
+
+def test_reach_only_grades_no_cell_beyond_the_iterations_run(monkeypatch) -> None:
+    """With `reach_only`, training never reads the labels of cells farther from the exit than
+    the iterations run: scrambling them leaves the trained weights unchanged; without it, not."""
+    import mesalab.train.maze_supervised as supervised
+
+    cfg = TINY.replace(steps=3, batch_size=4, sizes=(9,), min_per_side=0.5, max_per_side=0.5, progressive=0.0)
+    reach = cfg.iteration_range(9)[1]  # T = 4: most of a 9x9 maze is farther
+    true_label = supervised.label
+
+    def scrambled(world):
+        batch = true_label(world)
+        far = (batch.distance > reach) & batch.labelled
+        assert far.any()
+        good = torch.where(far.unsqueeze(1), batch.good.roll(1, dims=1), batch.good)
+        return supervised.MazeBatch(batch.maze, good, batch.labelled, batch.distance)
+
+    def weights(reach_only: bool, labels, unreached_weight: float = 0.0) -> dict[str, torch.Tensor]:
+        monkeypatch.setattr(supervised, "label", labels)
+        net = small_net()
+        train(cfg.replace(reach_only=reach_only, unreached_weight=unreached_weight), net, progress=False)
+        return copy_weights(net)
+
+    def same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+        return all(torch.equal(a[k], b[k]) for k in a)
+
+    honest, fooled = weights(True, true_label), weights(True, scrambled)
+    assert same(honest, fooled)
+    # holding back on the far cells reads their move maps, not their labels
+    held, held_fooled = weights(True, true_label, 1.0), weights(True, scrambled, 1.0)
+    assert same(held, held_fooled) and not same(held, honest)
+    honest, fooled = weights(False, true_label), weights(False, scrambled)
+    assert not same(honest, fooled)
+
+
+def test_mismatched_carries_start_from_another_batchs_state_and_count_afresh() -> None:
+    cfg = TINY.replace(carry_fraction=0.9, carry_pool=3, carry_mismatch=0.5)
+    pool = CarryPool(cfg)
+    for episode in range(3):
+        pool.store(7, None, Carried(episode, False, torch.full((1, 2, 7, 7), float(episode)), 10 + episode))
+    kinds = set()
+    for k in range(60):
+        drawn = pool.draw(7, k)
+        if drawn is None:
+            continue
+        slot, carried = drawn
+        assert carried.episode == pool.slots[7][slot].episode == slot
+        state_of = int(carried.hidden[0, 0, 0, 0])
+        if state_of == slot:  # its own state, its own count
+            assert carried.depth == 10 + slot
+            kinds.add("own")
+        else:  # another batch's state: the count starts again
+            assert carried.depth == 0
+            kinds.add("other")
+    assert kinds == {"own", "other"}
+    # without mismatch, the draws are the same as before the knob existed
+    plain = CarryPool(cfg.replace(carry_mismatch=0.0))
+    plain.slots = pool.slots
+    assert all((plain.draw(7, k) or (0, None))[1] in (None, *pool.slots[7]) for k in range(60))
+
+
+def test_hidden_exit_prefixes_run_first_on_the_mazes_without_their_exit(
+    monkeypatch,
+) -> None:
+    cfg = TINY.replace(
+        steps=4, batch_size=2, sizes=(7,), blind_fraction=1.0, blind_per_side=2.0, log_every=1,
+        min_per_side=1.0, max_per_side=1.0, progressive=0.0,
+    )  # fmt: skip
+    net, seen = small_net(), []
+    encode = net.encode
+    monkeypatch.setattr(net, "encode", lambda maze: seen.append(maze.clone()) or encode(maze))
+    log = MetricsLogger(None)
+    train(cfg, net, log, progress=False)
+    rows = log.history
+    assert all(1 <= r["charts/blind_iterations"] <= 14 and r["charts/iterations"] == 7 for r in rows)
+    assert len({r["charts/blind_iterations"] for r in rows}) > 1
+    source = MazeSource(cfg.distribution, cfg.batch_size, cfg.seed, cfg.num_layouts)
+    for k in range(4):  # each step encodes its mazes, then the same mazes with the exit a floor cell
+        batch = source.batch(7, k)
+        whole, blind = seen[2 * k], seen[2 * k + 1]
+        exit_cells = (batch.distance == 0).unsqueeze(1)
+        assert torch.equal(whole, batch.maze)
+        assert torch.equal(blind, batch.maze * ~exit_cells)
+        assert bool(whole[:, 1:][exit_cells.expand(-1, 6, -1, -1)].any())  # the exit is a door
 
 
 def test_selection_keeps_the_best_scored_weights_and_survives_an_interruption(tmp_path: Path) -> None:
@@ -372,6 +466,14 @@ def test_bad_config_is_refused() -> None:
         MazeSupervisedConfig(carry_fraction=1.0)
     with pytest.raises(ConfigError, match="carry_pool"):
         MazeSupervisedConfig(carry_pool=0)
+    with pytest.raises(ConfigError, match="carry_mismatch"):
+        MazeSupervisedConfig(carry_mismatch=1.5)
+    with pytest.raises(ConfigError, match="blind_fraction"):
+        MazeSupervisedConfig(blind_fraction=-0.1)
+    with pytest.raises(ConfigError, match="blind_per_side"):
+        MazeSupervisedConfig(blind_per_side=0.0)
+    with pytest.raises(ConfigError, match="needs reach_only"):
+        MazeSupervisedConfig(unreached_weight=0.5)
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,12 @@ weights, which is what is scored, selected and kept.
 `carry_fraction` lets a batch carry on one of the last `carry_pool` fresh batches of its size
 from the state its previous pass left (the sample pool of Mordvintsev et al. 2020's growing
 cellular automata): the net is graded on states many passes deep, so it learns to hold its
-answer long after finding it, while no single pass runs longer than T.
+answer long after finding it, while no single pass runs longer than T; `carry_mismatch` makes
+some carried batches go on from another batch's state (beliefs about other mazes to overwrite).
+`blind_fraction` runs some fresh batches first with their exit hidden (no gradient), so news of
+the exit comes after the net has settled, as it does far from the exit of a big maze;
+`reach_only` grades only cells a breadth-first wave from the exit could have reached by then, so
+guessing the way ahead of the news earns nothing.
 
 Snapshot selection (`select_size > 0`): every `select_every` steps the net is scored on
 validation mazes of side `select_size`, bigger than the training sizes and from a layout seed
@@ -75,6 +80,11 @@ class MazeSupervisedConfig(Config):
         "prefix_per_side",
         "carry_fraction",
         "carry_pool",
+        "reach_only",
+        "carry_mismatch",
+        "blind_fraction",
+        "blind_per_side",
+        "unreached_weight",
     )
     """Left out of the hash at their defaults (`Config.ADDED_FIELDS`): older runs keep theirs."""
 
@@ -138,6 +148,25 @@ class MazeSupervisedConfig(Config):
     states so reach many times T over training while no pass runs longer than T."""
     carry_pool: int = 8
     """Batches stored per size for carrying on; a fresh batch takes the oldest fresh one's place."""
+    carry_mismatch: float = 0.0
+    """Probability that a carried batch goes on from the state another stored batch of its size
+    left, so the net starts from beliefs about other mazes (a false exit, false ways) and must
+    overwrite them; its iteration count starts again from 0."""
+    blind_fraction: float = 0.0
+    """Probability that a fresh batch first runs a no-gradient prefix with its exit hidden (a
+    plain floor cell), so the net settles on beliefs without the exit before news of it comes,
+    as a cell far from the exit of a big maze does."""
+    blind_per_side: float = 4.0
+    """The hidden-exit prefix is drawn from [1, blind_per_side x size] iterations."""
+    unreached_weight: float = 0.0
+    """With `reach_only`, weight of a loss that pulls the move map towards uniform on the labelled
+    cells no wave from the exit could have reached yet (cross-entropy to uniform): the net is
+    told to hold back, not only left ungraded, until news of the exit comes."""
+    reach_only: bool = False
+    """Grade only the cells a breadth-first wave from the exit could have reached: those whose
+    maze distance to the exit is at most the iterations the state has been through (a carried
+    state's earlier passes included). Off: every labelled cell is graded, so the net is rewarded
+    for guessing the way where no news from the exit can have arrived yet."""
 
     def validate(self) -> None:
         check(0 <= self.alt_fraction <= 1, "alt_fraction", f"must be in [0, 1], got {self.alt_fraction}")
@@ -176,6 +205,15 @@ class MazeSupervisedConfig(Config):
         check(self.prefix_per_side >= 0, "prefix_per_side", f"must be >= 0, got {self.prefix_per_side}")
         check(0 <= self.carry_fraction < 1, "carry_fraction", f"must be in [0, 1), got {self.carry_fraction}")
         check(self.carry_pool >= 1, "carry_pool", f"must be >= 1, got {self.carry_pool}")
+        check(
+            0 <= self.carry_mismatch <= 1, "carry_mismatch", f"must be in [0, 1], got {self.carry_mismatch}"
+        )
+        check(
+            0 <= self.blind_fraction <= 1, "blind_fraction", f"must be in [0, 1], got {self.blind_fraction}"
+        )
+        check(self.blind_per_side > 0, "blind_per_side", f"must be positive, got {self.blind_per_side}")
+        check(self.unreached_weight >= 0, "unreached_weight", f"must be >= 0, got {self.unreached_weight}")
+        check(self.reach_only or not self.unreached_weight, "unreached_weight", "needs reach_only")
         check(self.select_every >= 1, "select_every", f"must be >= 1, got {self.select_every}")
         check(self.select_mazes >= 1, "select_mazes", f"must be >= 1, got {self.select_mazes}")
         check(
@@ -256,11 +294,12 @@ def label(world: GridWorld) -> MazeBatch:
     return MazeBatch(maze_of(world.obs), good, good.any(1), distance)
 
 
-def move_loss(logits: torch.Tensor, batch: MazeBatch) -> torch.Tensor:
-    """Mean over labelled cells of `-log P(an optimal move)`."""
+def move_loss(logits: torch.Tensor, batch: MazeBatch, graded: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean of `-log P(an optimal move)` over the `graded` cells `(B, H, W)` bool (default: the
+    labelled ones)."""
     log_probs = torch.log_softmax(logits, dim=1)
     good = log_probs.masked_fill(~batch.good, float("-inf")).logsumexp(1)  # (B, H, W)
-    return -good[batch.labelled].mean()
+    return -good[batch.labelled if graded is None else graded].mean()
 
 
 def value_target(batch: MazeBatch, gamma: float) -> torch.Tensor:
@@ -351,6 +390,14 @@ class CarryPool:
         if not slots or float(torch.rand(1, generator=gen)) >= self.cfg.carry_fraction:
             return None
         slot = int(torch.randint(len(slots), (1,), generator=gen))
+        if (
+            self.cfg.carry_mismatch
+            and len(slots) > 1
+            and float(torch.rand(1, generator=gen)) < self.cfg.carry_mismatch
+        ):
+            other = (slot + 1 + int(torch.randint(len(slots) - 1, (1,), generator=gen))) % len(slots)
+            entry = slots[slot]
+            return slot, Carried(entry.episode, entry.alt, slots[other].hidden, 0)
         return slot, slots[slot]
 
     def store(self, size: int, slot: int | None, entry: Carried) -> None:
@@ -464,7 +511,16 @@ def train(
         else:
             episode, from_alt = carried.episode, carried.alt
         batch = _to((alt if from_alt and alt is not None else source).batch(size, episode), device)
-        metrics, hidden = _update(cfg, net, optimizer, batch, size, k, carried.hidden if carried else None)
+        metrics, hidden = _update(
+            cfg,
+            net,
+            optimizer,
+            batch,
+            size,
+            k,
+            carried.hidden if carried else None,
+            carried.depth if carried else 0,
+        )
         if pool is not None:
             depth = (carried.depth if carried else 0) + int(metrics["charts/iterations"])
             pool.store(size, slot, Carried(episode, from_alt, hidden, depth))
@@ -505,9 +561,11 @@ def _update(
     size: int,
     k: int,
     carried: torch.Tensor | None = None,
+    depth: int = 0,
 ) -> tuple[dict[str, float], torch.Tensor]:
-    """One gradient step on `batch` from the zero state or a `carried` one `(B, C, H, W)`; T and
-    the no-gradient prefix are drawn from `(seed, k)`. Returns the metrics and the last state."""
+    """One gradient step on `batch` from the zero state or a `carried` one `(B, C, H, W)` that has
+    been through `depth` iterations; T and the no-gradient prefix are drawn from `(seed, k)`.
+    Returns the metrics and the last state."""
     gen = generator(cfg.seed, "maze-supervised", k)
     low, high = cfg.iteration_range(size)
     steps = int(torch.randint(low, high + 1, (1,), generator=gen))
@@ -522,15 +580,28 @@ def _update(
         group["lr"] = cfg.lr_at(k)
     injected = net.encode(batch.maze)
     hidden = net.initial_state(injected) if carried is None else carried
+    blind = 0
+    if carried is None and cfg.blind_fraction and float(torch.rand(1, generator=gen)) < cfg.blind_fraction:
+        blind = int(torch.randint(1, max(1, math.ceil(cfg.blind_per_side * size)) + 1, (1,), generator=gen))
+        no_exit = batch.maze * (batch.distance != 0).unsqueeze(1)  # the exit's cell all zeros: floor
+        with torch.no_grad():
+            hidden = net.iterate(hidden, net.encode(no_exit), 0, blind)
     if prefix:
         with torch.no_grad():
             hidden = net.iterate(hidden, injected.detach(), 0, prefix)
     hidden = net.iterate(hidden, injected, prefix, graded)
     logits = net.logits(hidden)
-    loss = move_loss(logits, batch)
+    graded_cells = batch.labelled
+    if cfg.reach_only:
+        graded_cells = graded_cells & (batch.distance <= depth + prefix + graded)
+    loss = move_loss(logits, batch, graded_cells)
+    unreached = batch.labelled & ~graded_cells
+    if cfg.unreached_weight and bool(unreached.any()):
+        held_back = -torch.log_softmax(logits, dim=1).mean(1)[unreached].mean()  # CE to uniform
+        loss = loss + cfg.unreached_weight * held_back
     metrics = {"losses/move": float(loss.detach())}
     if net.value_conv is not None and cfg.value_weight > 0:
-        value_loss = ((net.value(hidden) - value_target(batch, cfg.gamma)) ** 2)[batch.labelled].mean()
+        value_loss = ((net.value(hidden) - value_target(batch, cfg.gamma)) ** 2)[graded_cells].mean()
         loss = loss + cfg.value_weight * value_loss
         metrics["losses/value"] = float(value_loss.detach())
     optimizer.zero_grad()
@@ -540,6 +611,8 @@ def _update(
     cells, mazes = map_accuracy(logits.detach(), batch)
     metrics.update({"charts/cell_accuracy": cells, "charts/maze_accuracy": mazes})
     metrics.update({"charts/size": size, "charts/iterations": prefix + graded, "charts/lr": cfg.lr_at(k)})
+    if cfg.blind_fraction:
+        metrics["charts/blind_iterations"] = blind
     return metrics, hidden.detach()
 
 

@@ -122,8 +122,9 @@ def contrast_recipe(
     cfg: ThinkLongerConfig, train_cfg: maze_supervised.MazeSupervisedConfig
 ) -> maze_supervised.MazeSupervisedConfig:
     """The contrast net's base optimizer: the main recipe on `contrast_distribution` for
-    `contrast_steps` on its own small sizes and batch, without a long prefix or snapshot
-    selection (where the main recipe sets them: they serve running longer on big mazes); the
+    `contrast_steps` on its own small sizes and batch, without a long prefix, hidden-exit
+    prefixes or snapshot selection (where the main recipe sets them: they serve running longer
+    on big mazes); the
     contrast is only judged as a policy on 11x11 mazes at 4 x side."""
     return train_cfg.replace(
         distribution=cfg.contrast_distribution,
@@ -131,6 +132,7 @@ def contrast_recipe(
         sizes=cfg.contrast_sizes,
         batch_size=cfg.contrast_batch_size,
         prefix_per_side=0.0,
+        blind_fraction=0.0,
         select_size=0,
     )
 
