@@ -420,7 +420,12 @@ def test_fill_rounds_prune_dead_ends_inward() -> None:
 def test_the_contrast_trains_the_main_recipe_without_what_serves_running_longer() -> None:
     cfg = ThinkLongerConfig(
         train=MazeSupervisedConfig(
-            sizes=(9, 13, 17, 21), batch_size=16, prefix_per_side=8.0, select_size=31, ema_decay=0.99
+            sizes=(9, 13, 17, 21),
+            batch_size=16,
+            prefix_per_side=8.0,
+            select_size=31,
+            ema_decay=0.99,
+            blind_fraction=0.3,
         ),
         contrast_steps=123,
         contrast_sizes=(7, 11),
@@ -429,11 +434,12 @@ def test_the_contrast_trains_the_main_recipe_without_what_serves_running_longer(
     contrast = contrast_recipe(cfg, cfg.train)
     assert (contrast.distribution, contrast.steps) == (cfg.contrast_distribution, 123)
     assert (contrast.sizes, contrast.batch_size) == ((7, 11), 8)
-    assert contrast.prefix_per_side == 0 and contrast.select_size == 0
+    assert contrast.prefix_per_side == 0 and contrast.select_size == 0 and contrast.blind_fraction == 0
     assert (
         contrast.replace(
             prefix_per_side=8.0,
             select_size=31,
+            blind_fraction=0.3,
             steps=cfg.train.steps,
             distribution=cfg.train.distribution,
             sizes=cfg.train.sizes,

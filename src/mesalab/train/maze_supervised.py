@@ -595,11 +595,12 @@ def _update(
     if cfg.reach_only:
         graded_cells = graded_cells & (batch.distance <= depth + prefix + graded)
     loss = move_loss(logits, batch, graded_cells)
+    metrics = {"losses/move": float(loss.detach())}
     unreached = batch.labelled & ~graded_cells
     if cfg.unreached_weight and bool(unreached.any()):
         held_back = -torch.log_softmax(logits, dim=1).mean(1)[unreached].mean()  # CE to uniform
         loss = loss + cfg.unreached_weight * held_back
-    metrics = {"losses/move": float(loss.detach())}
+        metrics["losses/held_back"] = float(held_back.detach())
     if net.value_conv is not None and cfg.value_weight > 0:
         value_loss = ((net.value(hidden) - value_target(batch, cfg.gamma)) ** 2)[graded_cells].mean()
         loss = loss + cfg.value_weight * value_loss

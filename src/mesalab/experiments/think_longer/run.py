@@ -124,8 +124,7 @@ def contrast_recipe(
     """The contrast net's base optimizer: the main recipe on `contrast_distribution` for
     `contrast_steps` on its own small sizes and batch, without a long prefix, hidden-exit
     prefixes or snapshot selection (where the main recipe sets them: they serve running longer
-    on big mazes); the
-    contrast is only judged as a policy on 11x11 mazes at 4 x side."""
+    on big mazes); the contrast is only judged as a policy on 11x11 mazes at 4 x side."""
     return train_cfg.replace(
         distribution=cfg.contrast_distribution,
         steps=cfg.contrast_steps,
