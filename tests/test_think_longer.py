@@ -449,37 +449,29 @@ def test_the_contrast_trains_the_main_recipe_without_what_serves_running_longer(
     )
 
 
-def test_bad_config_is_refused() -> None:
-    with pytest.raises(ConfigError, match="per_side"):
-        ThinkLongerConfig(per_side=(0.0, 1.0))
-    with pytest.raises(ConfigError, match="odd and >= 5"):
-        ThinkLongerConfig(eval_grid=((3, 10),))
-    with pytest.raises(ConfigError, match="pairs"):
-        ThinkLongerConfig(eval_grid=((11, 21, 10),))
-    with pytest.raises(ConfigError, match="probe_test_size"):
-        ThinkLongerConfig(probe_test_size=8)
-    with pytest.raises(ConfigError, match="contrast_sizes"):
-        ThinkLongerConfig(contrast_sizes=(10,))
-    with pytest.raises(ConfigError, match="contrast_batch_size"):
-        ThinkLongerConfig(contrast_batch_size=0)
-    with pytest.raises(ConfigError, match="ema_decay"):
-        MazeSupervisedConfig(ema_decay=1.0)
-    with pytest.raises(ConfigError, match="lr_schedule"):
-        MazeSupervisedConfig(lr_schedule="linear")
-    with pytest.raises(ConfigError, match="prefix_per_side"):
-        MazeSupervisedConfig(prefix_per_side=-1.0)
-    with pytest.raises(ConfigError, match="carry_fraction"):
-        MazeSupervisedConfig(carry_fraction=1.0)
-    with pytest.raises(ConfigError, match="carry_pool"):
-        MazeSupervisedConfig(carry_pool=0)
-    with pytest.raises(ConfigError, match="carry_mismatch"):
-        MazeSupervisedConfig(carry_mismatch=1.5)
-    with pytest.raises(ConfigError, match="blind_fraction"):
-        MazeSupervisedConfig(blind_fraction=-0.1)
-    with pytest.raises(ConfigError, match="blind_per_side"):
-        MazeSupervisedConfig(blind_per_side=0.0)
-    with pytest.raises(ConfigError, match="needs reach_only"):
-        MazeSupervisedConfig(unreached_weight=0.5)
+@pytest.mark.parametrize(
+    ("config", "fields", "fragment"),
+    [
+        (ThinkLongerConfig, {"per_side": (0.0, 1.0)}, "per_side"),
+        (ThinkLongerConfig, {"eval_grid": ((3, 10),)}, "odd and >= 5"),
+        (ThinkLongerConfig, {"eval_grid": ((11, 21, 10),)}, "pairs"),
+        (ThinkLongerConfig, {"probe_test_size": 8}, "probe_test_size"),
+        (ThinkLongerConfig, {"contrast_sizes": (10,)}, "contrast_sizes"),
+        (ThinkLongerConfig, {"contrast_batch_size": 0}, "contrast_batch_size"),
+        (MazeSupervisedConfig, {"ema_decay": 1.0}, "ema_decay"),
+        (MazeSupervisedConfig, {"lr_schedule": "linear"}, "lr_schedule"),
+        (MazeSupervisedConfig, {"prefix_per_side": -1.0}, "prefix_per_side"),
+        (MazeSupervisedConfig, {"carry_fraction": 1.0}, "carry_fraction"),
+        (MazeSupervisedConfig, {"carry_pool": 0}, "carry_pool"),
+        (MazeSupervisedConfig, {"carry_mismatch": 1.5}, "carry_mismatch"),
+        (MazeSupervisedConfig, {"blind_fraction": -0.1}, "blind_fraction"),
+        (MazeSupervisedConfig, {"blind_per_side": 0.0}, "blind_per_side"),
+        (MazeSupervisedConfig, {"unreached_weight": 0.5}, "needs reach_only"),
+    ],
+)
+def test_bad_config_is_refused(config: type, fields: dict, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        config(**fields)
 
 
 @pytest.mark.parametrize(

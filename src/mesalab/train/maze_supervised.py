@@ -511,16 +511,7 @@ def train(
         else:
             episode, from_alt = carried.episode, carried.alt
         batch = _to((alt if from_alt and alt is not None else source).batch(size, episode), device)
-        metrics, hidden = _update(
-            cfg,
-            net,
-            optimizer,
-            batch,
-            size,
-            k,
-            carried.hidden if carried else None,
-            carried.depth if carried else 0,
-        )
+        metrics, hidden = _update(cfg, net, optimizer, batch, size, k, carried)
         if pool is not None:
             depth = (carried.depth if carried else 0) + int(metrics["charts/iterations"])
             pool.store(size, slot, Carried(episode, from_alt, hidden, depth))
@@ -560,12 +551,10 @@ def _update(
     batch: MazeBatch,
     size: int,
     k: int,
-    carried: torch.Tensor | None = None,
-    depth: int = 0,
+    carried: Carried | None = None,
 ) -> tuple[dict[str, float], torch.Tensor]:
-    """One gradient step on `batch` from the zero state or a `carried` one `(B, C, H, W)` that has
-    been through `depth` iterations; T and the no-gradient prefix are drawn from `(seed, k)`.
-    Returns the metrics and the last state."""
+    """One gradient step on `batch` from the zero state or a `carried` batch's state; T and the
+    no-gradient prefix are drawn from `(seed, k)`. Returns the metrics and the last state."""
     gen = generator(cfg.seed, "maze-supervised", k)
     low, high = cfg.iteration_range(size)
     steps = int(torch.randint(low, high + 1, (1,), generator=gen))
@@ -579,7 +568,7 @@ def _update(
     for group in optimizer.param_groups:
         group["lr"] = cfg.lr_at(k)
     injected = net.encode(batch.maze)
-    hidden = net.initial_state(injected) if carried is None else carried
+    hidden = net.initial_state(injected) if carried is None else carried.hidden
     blind = 0
     if carried is None and cfg.blind_fraction and float(torch.rand(1, generator=gen)) < cfg.blind_fraction:
         blind = int(torch.randint(1, max(1, math.ceil(cfg.blind_per_side * size)) + 1, (1,), generator=gen))
@@ -593,11 +582,12 @@ def _update(
     logits = net.logits(hidden)
     graded_cells = batch.labelled
     if cfg.reach_only:
+        depth = carried.depth if carried is not None else 0  # iterations since the exit was seen
         graded_cells = graded_cells & (batch.distance <= depth + prefix + graded)
     loss = move_loss(logits, batch, graded_cells)
     metrics = {"losses/move": float(loss.detach())}
-    unreached = batch.labelled & ~graded_cells
-    if cfg.unreached_weight and bool(unreached.any()):
+    unreached = batch.labelled & ~graded_cells if cfg.unreached_weight else None
+    if unreached is not None and bool(unreached.any()):
         held_back = -torch.log_softmax(logits, dim=1).mean(1)[unreached].mean()  # CE to uniform
         loss = loss + cfg.unreached_weight * held_back
         metrics["losses/held_back"] = float(held_back.detach())
