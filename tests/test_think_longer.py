@@ -284,6 +284,20 @@ def test_carried_batches_go_on_from_their_last_state_and_no_pass_runs_past_t() -
         assert row["charts/carried_iterations"] - row["charts/iterations"] in before, i
 
 
+def test_a_cap_on_t_holds_for_big_sides_only_and_carried_states_go_past_it() -> None:
+    cfg = TINY.replace(
+        sizes=(7, 11), max_iterations=12, steps=8, batch_size=2, carry_fraction=0.7, log_every=1
+    )
+    assert cfg.iteration_range(7) == (7, 12) and cfg.iteration_range(11) == (11, 12)
+    assert cfg.iteration_range(25) == (12, 12) and cfg.training_t == 12
+    assert TINY.replace(sizes=(11,)).training_t == 22  # no cap: 2 x side
+    log = MetricsLogger(None)
+    train(cfg, small_net(), log, progress=False)
+    rows = log.history
+    assert all(r["charts/iterations"] <= 12 for r in rows)
+    assert max(r["charts/carried_iterations"] for r in rows if r["charts/size"] == 11) > 12
+
+
 def test_reach_only_grades_no_cell_beyond_the_iterations_run(monkeypatch) -> None:
     """With `reach_only`, training never reads the labels of cells farther from the exit than
     the iterations run: scrambling them leaves the trained weights unchanged; without it, not."""
@@ -467,6 +481,7 @@ def test_the_contrast_trains_the_main_recipe_without_what_serves_running_longer(
         (MazeSupervisedConfig, {"blind_fraction": -0.1}, "blind_fraction"),
         (MazeSupervisedConfig, {"blind_per_side": 0.0}, "blind_per_side"),
         (MazeSupervisedConfig, {"unreached_weight": 0.5}, "needs reach_only"),
+        (MazeSupervisedConfig, {"max_iterations": -1}, "max_iterations"),
     ],
 )
 def test_bad_config_is_refused(config: type, fields: dict, fragment: str) -> None:

@@ -85,6 +85,7 @@ class MazeSupervisedConfig(Config):
         "blind_fraction",
         "blind_per_side",
         "unreached_weight",
+        "max_iterations",
     )
     """Left out of the hash at their defaults (`Config.ADDED_FIELDS`): older runs keep theirs."""
 
@@ -102,6 +103,10 @@ class MazeSupervisedConfig(Config):
     """Fewest iterations of a batch, per cell of maze side."""
     max_per_side: float = 2.0
     """Most iterations of a batch, per cell of maze side."""
+    max_iterations: int = 0
+    """Cap on a batch's T whatever its side (0: none): with a cap below `max_per_side x side`, a
+    big maze's far cells get no news of the exit within one pass, only in a carried state's later
+    passes (`carry_fraction`), as a far junction of a bigger maze at test time."""
     progressive: float = 0.5
     """Probability that a batch runs a random prefix of its iterations without gradient."""
     value_weight: float = 0.1
@@ -189,6 +194,9 @@ class MazeSupervisedConfig(Config):
             "max_per_side",
             f"must be >= min_per_side ({self.min_per_side}), got {self.max_per_side}",
         )
+        check(
+            self.max_iterations >= 0, "max_iterations", f"must be >= 0 (0: no cap), got {self.max_iterations}"
+        )
         check(0 <= self.progressive <= 1, "progressive", f"must be in [0, 1], got {self.progressive}")
         check(self.value_weight >= 0, "value_weight", f"must be >= 0, got {self.value_weight}")
         check(0 < self.gamma < 1, "gamma", f"must be in (0, 1), got {self.gamma}")
@@ -231,7 +239,10 @@ class MazeSupervisedConfig(Config):
     def iteration_range(self, size: int) -> tuple[int, int]:
         """The T range of a batch of side `size`."""
         low = max(1, math.ceil(self.min_per_side * size))
-        return low, max(low, math.floor(self.max_per_side * size))
+        high = max(low, math.floor(self.max_per_side * size))
+        if self.max_iterations:
+            return min(low, self.max_iterations), min(high, self.max_iterations)
+        return low, high
 
     @property
     def training_t(self) -> int:

@@ -335,9 +335,10 @@ def _training_section(run_dir: Path, cfg: Any, results: dict[str, Any]) -> Secti
 
 def _t_range(train: Any) -> str:
     """How training drew T, in words."""
+    cap = f", at most {train.max_iterations}" if train.max_iterations else ""
     if train.min_per_side == train.max_per_side:
-        return f"T = {train.min_per_side:g} x size"
-    return f"T drawn from [{train.min_per_side:g}, {train.max_per_side:g}] x size"
+        return f"T = {train.min_per_side:g} x size{cap}"
+    return f"T drawn from [{train.min_per_side:g}, {train.max_per_side:g}] x size{cap}"
 
 
 def _recipe_extras(train: Any, rows: list[dict[str, Any]]) -> str:
