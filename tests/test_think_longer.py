@@ -563,8 +563,16 @@ def test_width_trial_is_a_registered_sweep_experiment(tmp_path: Path) -> None:
         {"width": "4", "train.steps": "4", "train.sizes": "[7]", "eval_size": "9", "eval_episodes": "3"},
     )
     assert isinstance(cfg, ThinkWidthTrialConfig) and cfg.width == 4
+    # the flagship's recipe and gates, not a recipe of the trial's own
+    assert exp.config.train == ThinkLongerConfig().train and exp.config.gate_kernel == 1
+    for bad, message in (
+        ({"gate_kernel": "5"}, "gate_kernel: must be 1 or 3"),
+        ({"width": "0"}, "width: must be >= 1"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            with_overrides(exp.config, bad)
     out = exp.run(cfg, tmp_path)
-    assert out["width"] == 4 and 0.0 <= out["success_many"] <= 1.0
+    assert out["width"] == 4 and out["gate_kernel"] == 1 and 0.0 <= out["success_many"] <= 1.0
     assert set(out) >= {"success_few", "success_many", "gain", "probe_wavefront", "probe_dead_end_filling"}
     assert (tmp_path / "model.safetensors").exists()
 

@@ -1,8 +1,9 @@
 """The sweep trial `think-longer-width`: one recurrent net of a given width, trained and measured.
 
 `mesalab sweep think-longer-width --axis width=4,8,16,32` answers "what is the smallest net
-that learns to search?": each trial trains one net (resuming from its checkpoint in the trial
-folder), then measures held-out success at `eval_size` with T = the side and with 4x the
+that learns to search?": each trial trains one net with the flagship's recipe and gates
+(`ThinkLongerConfig().train`, 1x1 gates; resuming from its checkpoint in the trial folder), then
+measures held-out success at `eval_size` with T = the side and with 4x the
 side, and the wavefront and dead-end-filling probes' mean balanced accuracy.
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mesalab.config import Config, check
+from mesalab.experiments.think_longer.config import ThinkLongerConfig
 from mesalab.experiments.think_longer.evaluate import few_and_many, success_by_t
 from mesalab.experiments.think_longer.probe import probe_study
 from mesalab.models.io import save_model
@@ -33,11 +35,11 @@ class ThinkWidthTrialConfig(Config):
     seed: int = 0
     """Seed of the weights, the data and the evaluation (replaced per trial by the sweep)."""
     width: int = 16
-    """Channels of the hidden state."""
-    train: maze_supervised.MazeSupervisedConfig = field(
-        default_factory=lambda: maze_supervised.MazeSupervisedConfig(steps=1500)
-    )
-    """The base optimizer (its seed is derived from `seed`)."""
+    """Channels of the hidden state (the flagship's net has 24)."""
+    gate_kernel: int = 1
+    """Side of the gates' convolution, as in the flagship (1: news crosses one cell an iteration)."""
+    train: maze_supervised.MazeSupervisedConfig = field(default_factory=lambda: ThinkLongerConfig().train)
+    """The base optimizer: the flagship's recipe (its seed is derived from `seed`)."""
     eval_size: int = 31
     """Maze side of the held-out evaluation and of the probe test."""
     eval_episodes: int = 50
@@ -46,7 +48,7 @@ class ThinkWidthTrialConfig(Config):
     """Layout seed of the held-out mazes."""
 
     def validate(self) -> None:
-        check(self.width >= 1, "width", f"must be >= 1, got {self.width}")
+        RecurrentConfig(width=self.width, gate_kernel=self.gate_kernel).validate()
         check(
             self.eval_size >= 5 and self.eval_size % 2 == 1,
             "eval_size",
@@ -58,7 +60,7 @@ class ThinkWidthTrialConfig(Config):
 def run_trial(cfg: Config, trial_dir: Path) -> dict[str, Any]:
     """Train (or resume), evaluate, probe; flat results."""
     assert isinstance(cfg, ThinkWidthTrialConfig)
-    model_cfg = RecurrentConfig(width=cfg.width)
+    model_cfg = RecurrentConfig(width=cfg.width, gate_kernel=cfg.gate_kernel)
     with seeded_init(cfg.seed, "init"):
         net = RecurrentMazeNet(model_cfg)
     train_cfg = cfg.train.replace(seed=derive_seed(cfg.seed, "train") % (2**31))
@@ -88,6 +90,7 @@ def run_trial(cfg: Config, trial_dir: Path) -> dict[str, Any]:
     accuracy = {h: sum(a) / len(a) for h, a in probe["accuracy"].items()}
     return {
         "width": cfg.width,
+        "gate_kernel": cfg.gate_kernel,
         "parameters": sum(p.numel() for p in net.parameters()),
         "train_cell_accuracy": float(last.get("charts/cell_accuracy", float("nan"))),
         "success_few": result.rate(few),
