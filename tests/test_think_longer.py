@@ -564,7 +564,8 @@ def test_width_trial_is_a_registered_sweep_experiment(tmp_path: Path) -> None:
     )
     assert isinstance(cfg, ThinkWidthTrialConfig) and cfg.width == 4
     # the flagship's recipe and gates, not a recipe of the trial's own
-    assert exp.config.train == ThinkLongerConfig().train and exp.config.gate_kernel == 1
+    flagship = ThinkLongerConfig()
+    assert exp.config.train == flagship.train and exp.config.gate_kernel == flagship.model.gate_kernel
     for bad, message in (
         ({"gate_kernel": "5"}, "gate_kernel: must be 1 or 3"),
         ({"width": "0"}, "width: must be >= 1"),

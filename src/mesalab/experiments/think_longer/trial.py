@@ -1,10 +1,10 @@
 """The sweep trial `think-longer-width`: one recurrent net of a given width, trained and measured.
 
-`mesalab sweep think-longer-width --axis width=4,8,16,32` answers "what is the smallest net
+`mesalab sweep think-longer-width --axis width=4,8,16,24,32` answers "what is the smallest net
 that learns to search?": each trial trains one net with the flagship's recipe and gates
 (`ThinkLongerConfig().train`, 1x1 gates; resuming from its checkpoint in the trial folder), then
-measures held-out success at `eval_size` with T = the side and with 4x the
-side, and the wavefront and dead-end-filling probes' mean balanced accuracy.
+measures held-out success at `eval_size` with T = the side and with 4x the side, and the
+wavefront and dead-end-filling probes' mean balanced accuracy.
 """
 
 from __future__ import annotations
