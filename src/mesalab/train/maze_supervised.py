@@ -142,7 +142,9 @@ class MazeSupervisedConfig(Config):
     """`constant`, or `cosine`: the step size falls from `learning_rate` to 0 along a half cosine."""
     ema_decay: float = 0.0
     """Decay of an exponential moving average of the weights (0: none); when set, the average
-    is what is scored, selected and kept."""
+    is what is scored, selected and kept. The warm-up decay `(1 + k) / (10 + k)` after step k
+    caps it until step (10 d - 1) / (1 - d): 0.995 only from step 1,790, so in a run of 1,600
+    steps every decay above 0.9944 keeps the same weights (0.998 did, bit for bit)."""
     prefix_per_side: float = 0.0
     """With it > 0, a progressive batch's no-gradient prefix is drawn from [0, prefix_per_side x
     size] and followed by all T graded iterations (so the net is graded after up to
