@@ -47,8 +47,13 @@ class ThinkWidthTrialConfig(Config):
     eval_layout_seed: int = 1000
     """Layout seed of the held-out mazes."""
 
+    @property
+    def model(self) -> RecurrentConfig:
+        """The trial's net: `width` channels, `gate_kernel` gates, the rest as RecurrentConfig's."""
+        return RecurrentConfig(width=self.width, gate_kernel=self.gate_kernel)
+
     def validate(self) -> None:
-        RecurrentConfig(width=self.width, gate_kernel=self.gate_kernel).validate()
+        self.model.validate()
         check(
             self.eval_size >= 5 and self.eval_size % 2 == 1,
             "eval_size",
@@ -60,7 +65,7 @@ class ThinkWidthTrialConfig(Config):
 def run_trial(cfg: Config, trial_dir: Path) -> dict[str, Any]:
     """Train (or resume), evaluate, probe; flat results."""
     assert isinstance(cfg, ThinkWidthTrialConfig)
-    model_cfg = RecurrentConfig(width=cfg.width, gate_kernel=cfg.gate_kernel)
+    model_cfg = cfg.model
     with seeded_init(cfg.seed, "init"):
         net = RecurrentMazeNet(model_cfg)
     train_cfg = cfg.train.replace(seed=derive_seed(cfg.seed, "train") % (2**31))
