@@ -232,6 +232,20 @@ def test_emergence_and_sweep_help_list_fields(capsys, monkeypatch) -> None:
     assert "red-door-arm" in text and "tiny" in text and "lists the fields of NAME" in text
 
 
+def test_sweep_help_in_a_fresh_process_lists_the_flagships_trials(tmp_path: Path) -> None:
+    """In-process the suite has imported every experiment already; a user's process has not."""
+    from cli_helpers import mesalab
+
+    listing = mesalab("sweep", "--help", cwd=tmp_path)
+    assert (
+        listing.returncode == 0
+        and "red-door-arm" in listing.stdout
+        and "think-longer-width" in listing.stdout
+    )
+    named = mesalab("sweep", "think-longer-width", "--help", cwd=tmp_path)
+    assert named.returncode == 0 and "gate_kernel: int = 1" in named.stdout
+
+
 def test_worlds_show_help_lists_the_named_spec(capsys, monkeypatch) -> None:
     text = _help(["worlds", "show", "red-door/deploy"], capsys, monkeypatch)
     assert "Spec fields of red-door/deploy" in text and 'exit_colours: tuple[str, ...] = ["blue"]' in text

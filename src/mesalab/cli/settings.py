@@ -247,6 +247,7 @@ def sweep_command() -> type:
     """The command class of `sweep` and `tune`: `NAME --help` lists that experiment's fields."""
 
     def fields(ctx: Any) -> tuple[str, list[tuple[str, str]]]:
+        import mesalab.experiments  # noqa: F401  the flagships register their sweep trials
         from mesalab.sweep.experiment import get_sweep_experiment, sweep_experiment_names
 
         names = sweep_experiment_names()
