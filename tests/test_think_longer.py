@@ -14,11 +14,10 @@ import torch
 
 from cli_helpers import mesalab
 from mesalab.envs.gridworld import GridWorld, get_distribution
-from mesalab.envs.gridworld.oracle import MOVES, _shift
+from mesalab.envs.gridworld.oracle import MOVES, _shift, fill_rounds
 from mesalab.errors import ConfigError, MesalabError
 from mesalab.experiments.think_longer.config import ThinkLongerConfig
 from mesalab.experiments.think_longer.evaluate import success_by_t
-from mesalab.experiments.think_longer.probe import fill_rounds
 from mesalab.experiments.think_longer.run import contrast_recipe
 from mesalab.hooks import attached_hook_count
 from mesalab.models.io import load_model, save_model
@@ -42,9 +41,9 @@ TINY = MazeSupervisedConfig(
 )
 
 
-def small_net(width: int = 8, hooked: int = 4) -> RecurrentMazeNet:
+def small_net(width: int = 8, hooked: int = 4, **knobs: object) -> RecurrentMazeNet:
     with seeded_init(0, "test"):
-        return RecurrentMazeNet(RecurrentConfig(width=width, hooked_iterations=hooked))
+        return RecurrentMazeNet(RecurrentConfig(width=width, hooked_iterations=hooked, **knobs))  # type: ignore[arg-type]
 
 
 def mazes(size: int, count: int = 3) -> torch.Tensor:
@@ -59,8 +58,9 @@ def trained() -> RecurrentMazeNet:
     return net
 
 
-def test_every_parameter_is_trainable_and_gets_a_gradient() -> None:
-    net = small_net()
+@pytest.mark.parametrize("knobs", [{}, {"gate_kernel": 1, "gate_sees_candidate": True}])
+def test_every_parameter_is_trainable_and_gets_a_gradient(knobs: dict) -> None:
+    net = small_net(**knobs)
     batch = MazeSource("red-door/train", 4, 0, 64).batch(7, 0)
     logits, value = net.run(batch.maze, iterations=6)
     (logits.square().mean() + value.mean()).backward()
@@ -111,15 +111,19 @@ def test_state_stays_bounded_however_long_it_runs() -> None:
     assert cache["iters.299.hook_hidden"].abs().max() <= 1.0
 
 
-@pytest.mark.parametrize("gate_kernel, arrives", [(1, 6), (3, 4)])
+@pytest.mark.parametrize("gate_kernel, sees_candidate, arrives", [(1, False, 6), (3, False, 4), (1, True, 6)])
 def test_news_crosses_as_many_cells_an_iteration_as_the_gate_kernel_allows(
-    gate_kernel: int, arrives: int
+    gate_kernel: int, sees_candidate: bool, arrives: int
 ) -> None:
     """A wall put 6 cells away reaches a cell's state at iteration 6 with 1x1 gates (the state after
     t iterations sees the maze t cells around: a breadth-first pace), at iteration 4 with 3x3 gates
-    (2t - 1 cells: r, then the candidate, each reach a cell further)."""
+    (2t - 1 cells: r, then the candidate, each reach a cell further); a 1x1 gate that reads the
+    candidate keeps the one-cell pace."""
+    cfg = RecurrentConfig(
+        width=8, gate_kernel=gate_kernel, gate_sees_candidate=sees_candidate, hooked_iterations=0
+    )
     with seeded_init(0, "test"):
-        net = RecurrentMazeNet(RecurrentConfig(width=8, gate_kernel=gate_kernel, hooked_iterations=0))
+        net = RecurrentMazeNet(cfg)
     maze = torch.zeros(1, 7, 15, 15)
     moved = maze.clone()
     moved[0, 0, 7, 13] = 1.0  # a wall 6 cells right of the centre (7, 7)
@@ -185,8 +189,9 @@ def test_policy_computes_the_map_once_per_maze(tmp_path: Path, monkeypatch) -> N
     assert passes[calls:] == [3]
 
 
-def test_save_and_load_round_trip(tmp_path: Path) -> None:
-    net = small_net()
+@pytest.mark.parametrize("knobs", [{}, {"gate_kernel": 1, "gate_sees_candidate": True}])
+def test_save_and_load_round_trip(tmp_path: Path, knobs: dict) -> None:
+    net = small_net(**knobs)
     save_model(net, tmp_path / "net", "recurrent", net.cfg)
     loaded, meta = load_model(tmp_path / "net.safetensors")
     assert meta["kind"] == "recurrent" and isinstance(loaded, RecurrentMazeNet)
@@ -332,6 +337,47 @@ def test_reach_only_grades_no_cell_beyond_the_iterations_run(monkeypatch) -> Non
     assert not same(honest, fooled)
 
 
+def test_decided_only_grades_what_a_wave_or_dead_end_filling_could_know(monkeypatch) -> None:
+    """With `decided_only`, scrambling the labels of cells neither a wave from the exit nor
+    dead-end filling could have decided within the iterations run leaves the weights unchanged;
+    scrambling those only filling could decide changes them (`reach_only` would not read them)."""
+    import mesalab.train.maze_supervised as supervised
+
+    cfg = TINY.replace(steps=3, batch_size=4, sizes=(9,), min_per_side=0.5, max_per_side=0.5, progressive=0.0)
+    reach = cfg.iteration_range(9)[1]
+    true_label = supervised.label
+
+    def scrambling(which: str):
+        def scrambled(world):
+            batch = true_label(world)
+            rounds = fill_rounds(batch.distance)
+            far = (batch.distance > reach) & batch.labelled
+            cells = far & (rounds > reach) if which == "undecided" else far & (rounds <= reach)
+            assert cells.any()
+            good = torch.where(cells.unsqueeze(1), batch.good.roll(1, dims=1), batch.good)
+            return supervised.MazeBatch(batch.maze, good, batch.labelled, batch.distance)
+
+        return scrambled
+
+    def weights(labels, **knobs: object) -> list[torch.Tensor]:
+        monkeypatch.setattr(supervised, "label", labels)
+        net = small_net()
+        train(cfg.replace(**knobs), net, progress=False)  # type: ignore[arg-type]
+        return list(copy_weights(net).values())
+
+    def same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+        return all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+
+    honest = weights(true_label, decided_only=True)
+    assert same(honest, weights(scrambling("undecided"), decided_only=True))
+    assert not same(honest, weights(scrambling("filled"), decided_only=True))
+    assert same(weights(true_label, reach_only=True), weights(scrambling("filled"), reach_only=True))
+    # holding back reads the undecided cells' move maps, not their labels
+    held = weights(true_label, decided_only=True, unreached_weight=1.0)
+    assert same(held, weights(scrambling("undecided"), decided_only=True, unreached_weight=1.0))
+    assert not same(held, honest)
+
+
 def test_mismatched_carries_start_from_another_batchs_state_and_count_afresh() -> None:
     cfg = TINY.replace(carry_fraction=0.9, carry_pool=3, carry_mismatch=0.5)
     pool = CarryPool(cfg)
@@ -418,7 +464,7 @@ def test_selection_keeps_the_best_scored_weights_and_survives_an_interruption(tm
 
 def test_fill_rounds_prune_dead_ends_inward() -> None:
     batch = MazeSource("red-door/train", 8, 0, 64).batch(9, 0)
-    rounds = fill_rounds(batch)
+    rounds = fill_rounds(batch.distance)
     floor = batch.distance < (1 << 20)
     assert bool((rounds[floor] < (1 << 20)).all())  # every floor cell is pruned or is the exit
     assert bool(((rounds == 0) == (batch.distance == 0)).all())
@@ -481,6 +527,7 @@ def test_the_contrast_trains_the_main_recipe_without_what_serves_running_longer(
         (MazeSupervisedConfig, {"blind_fraction": -0.1}, "blind_fraction"),
         (MazeSupervisedConfig, {"blind_per_side": 0.0}, "blind_per_side"),
         (MazeSupervisedConfig, {"unreached_weight": 0.5}, "needs reach_only"),
+        (MazeSupervisedConfig, {"reach_only": True, "decided_only": True}, "set one"),
         (MazeSupervisedConfig, {"max_iterations": -1}, "max_iterations"),
     ],
 )
@@ -614,3 +661,13 @@ def test_retargeting_the_action_map_follows_a_moved_or_added_goal(trained: Recur
     assert _agreement(trained, moved, new) >= 0.95  # the map follows the goal it was moved to
     assert _agreement(trained, moved, door) <= 0.7  # and no longer the old one
     assert _agreement(trained, added, door | new) >= 0.95  # with two exits, the nearer one
+
+
+def test_the_report_says_in_words_whether_a_decoded_front_moves() -> None:
+    from mesalab.experiments.think_longer.report import _pace_sentence, _slope
+
+    ts, truth = [1, 2, 3, 4, 5], [1, 2, 3, 4, 5]
+    moving, still = _slope(ts, [1, 2, 3, 4, 5], truth), _slope(ts, [3, 3, 3, 2, 3], truth)
+    assert "moves out from the exit at 1.00 cells" in _pace_sentence(moving)
+    assert "does not move out from the exit" in _pace_sentence(still) and "-0.10" in _pace_sentence(still)
+    assert "too soon" in _pace_sentence(_slope(ts, [1, 2, 3, 4, 5], [5, 5, 5, 5, 5]))

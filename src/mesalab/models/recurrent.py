@@ -11,6 +11,9 @@ Bansal et al. 2022) and a GRU-style gate that keeps `h` in [-1, 1] however long 
 `U_zr` is 3x3 by default; with `gate_kernel=1` it is 1x1, so news crosses one cell an iteration
 (the state after t iterations sees the maze t cells around, the pace of a breadth-first wave)
 instead of up to two (through r, then `U_n`). `think-longer` trains with 1x1 gates.
+With `gate_sees_candidate`, z also reads the candidate through a 1x1 conv,
+`z = sigmoid(U_z h + V_z n + W_z x)`: a 1x1 gate on the cell's own state cannot open a settled
+cell when its neighbours' news changes, a gate that sees `n` can, at the same one-cell pace.
 
 `x` is the maze without the agent (walls, door, objects, colours), so the map is a function
 of the maze alone: computed once per episode, read at the agent's cell at every step. The
@@ -47,7 +50,7 @@ AGENT = CHANNELS.index("agent")
 class RecurrentConfig(Config):
     """A weight-tied gated recurrent conv net over mazes of any size."""
 
-    ADDED_FIELDS = ("gate_kernel",)
+    ADDED_FIELDS = ("gate_kernel", "gate_sees_candidate")
     """Left out of the hash at their defaults (`Config.ADDED_FIELDS`): older models keep theirs."""
 
     width: int = 24
@@ -64,6 +67,11 @@ class RecurrentConfig(Config):
     """Kernel of the state's convolution into the gates z and r: 3 lets news cross two cells an
     iteration (through r, then the candidate), 1 holds it to one, the pace of a breadth-first
     wave (`think-longer` uses 1)."""
+    gate_sees_candidate: bool = False
+    """Whether the update gate z also reads the candidate n (a 1x1 conv, computed after n): with
+    1x1 gates z otherwise sees only the cell's own state, so news from the neighbours cannot
+    reopen a cell that has settled; n sees one cell around, so the pace stays one cell an
+    iteration."""
 
     def validate(self) -> None:
         check(self.width >= 1, "width", f"must be >= 1, got {self.width}")
@@ -99,6 +107,9 @@ class RecurrentMazeNet(HookedModule):
         gate, pad = cfg.gate_kernel, cfg.gate_kernel // 2
         self.gates = nn.Conv2d(w, 2 * w, gate, padding=pad, bias=False)  # h's part of z and r
         self.candidate = nn.Conv2d(w, w, 3, padding=1, bias=False)  # (r h)'s part of n
+        self.gate_candidate = (
+            nn.Conv2d(w, w, 1, bias=False) if cfg.gate_sees_candidate else None
+        )  # n's part of z
         self.policy_head = nn.Conv2d(w, 4, 3, padding=1)
         self.value_conv = nn.Conv2d(w, 1, 1) if cfg.value_head else None
         self.iterates = [_Iteration() for _ in range(cfg.hooked_iterations)]  # typed view of `iters`
@@ -128,9 +139,11 @@ class RecurrentMazeNet(HookedModule):
     def step(self, hidden: torch.Tensor, injected: torch.Tensor) -> torch.Tensor:
         """One iteration of the gated update; the result stays in [-1, 1]."""
         w = self.cfg.width
-        z, r = torch.sigmoid(self.gates(hidden) + injected[:, : 2 * w]).chunk(2, dim=1)
-        candidate = torch.tanh(self.candidate(r * hidden) + injected[:, 2 * w :])
-        return hidden + z * (candidate - hidden)
+        z_in, r_in = (self.gates(hidden) + injected[:, : 2 * w]).chunk(2, dim=1)
+        candidate = torch.tanh(self.candidate(torch.sigmoid(r_in) * hidden) + injected[:, 2 * w :])
+        if self.gate_candidate is not None:
+            z_in = z_in + self.gate_candidate(candidate)
+        return hidden + torch.sigmoid(z_in) * (candidate - hidden)
 
     def iterate(self, hidden: torch.Tensor, injected: torch.Tensor, first: int, count: int) -> torch.Tensor:
         """Iterations `first .. first + count - 1` from `hidden`, firing their hook points."""

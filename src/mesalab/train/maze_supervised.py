@@ -55,7 +55,7 @@ from tqdm import tqdm
 
 from mesalab.config import Config, check, check_choice
 from mesalab.envs.gridworld import BASE_OBJECTIVE, DISTRIBUTIONS, OBJECTIVES, GridWorld, get_distribution
-from mesalab.envs.gridworld.oracle import UNREACHABLE, goal_distance, optimal_actions
+from mesalab.envs.gridworld.oracle import UNREACHABLE, fill_rounds, goal_distance, optimal_actions
 from mesalab.errors import MesalabError
 from mesalab.models.recurrent import RecurrentMazeNet, maze_of
 from mesalab.seeding import derive_seed, generator
@@ -86,6 +86,7 @@ class MazeSupervisedConfig(Config):
         "blind_per_side",
         "unreached_weight",
         "max_iterations",
+        "decided_only",
     )
     """Left out of the hash at their defaults (`Config.ADDED_FIELDS`): older runs keep theirs."""
 
@@ -166,14 +167,21 @@ class MazeSupervisedConfig(Config):
     blind_per_side: float = 4.0
     """The hidden-exit prefix is drawn from [1, blind_per_side x size] iterations."""
     unreached_weight: float = 0.0
-    """With `reach_only`, weight of a loss that pulls the move map towards uniform on the labelled
-    cells no wave from the exit could have reached yet (cross-entropy to uniform): the net is
-    told to hold back, not only left ungraded, until news of the exit comes."""
+    """With `reach_only` (or `decided_only`), weight of a loss that pulls the move map towards
+    uniform on the labelled cells left ungraded: no wave from the exit (nor, with `decided_only`,
+    dead-end filling) could have told their way yet (cross-entropy to uniform): the net is told
+    to hold back, not only left ungraded, until the news comes."""
     reach_only: bool = False
     """Grade only the cells a breadth-first wave from the exit could have reached: those whose
     maze distance to the exit is at most the iterations the state has been through (a carried
     state's earlier passes included). Off: every labelled cell is graded, so the net is rewarded
     for guessing the way where no news from the exit can have arrived yet."""
+    decided_only: bool = False
+    """Grade only the cells whose way a correct one-cell-an-iteration algorithm could know by
+    now: reached by a wave from the exit (as `reach_only`) or removed by dead-end filling (in a
+    perfect maze a removed cell's one remaining neighbour is its way, exit seen or not). With
+    `unreached_weight`, the rest (no algorithm could know their way yet) are pulled towards
+    uniform: filling is allowed, guessing is not."""
 
     def validate(self) -> None:
         check(0 <= self.alt_fraction <= 1, "alt_fraction", f"must be in [0, 1], got {self.alt_fraction}")
@@ -223,7 +231,12 @@ class MazeSupervisedConfig(Config):
         )
         check(self.blind_per_side > 0, "blind_per_side", f"must be positive, got {self.blind_per_side}")
         check(self.unreached_weight >= 0, "unreached_weight", f"must be >= 0, got {self.unreached_weight}")
-        check(self.reach_only or not self.unreached_weight, "unreached_weight", "needs reach_only")
+        check(
+            self.reach_only or self.decided_only or not self.unreached_weight,
+            "unreached_weight",
+            "needs reach_only or decided_only",
+        )
+        check(not (self.reach_only and self.decided_only), "decided_only", "replaces reach_only: set one")
         check(self.select_every >= 1, "select_every", f"must be >= 1, got {self.select_every}")
         check(self.select_mazes >= 1, "select_mazes", f"must be >= 1, got {self.select_mazes}")
         check(
@@ -594,9 +607,12 @@ def _update(
     hidden = net.iterate(hidden, injected, prefix, graded)
     logits = net.logits(hidden)
     graded_cells = batch.labelled
-    if cfg.reach_only:
+    if cfg.reach_only or cfg.decided_only:
         depth = carried.depth if carried is not None else 0  # iterations since the exit was seen
-        graded_cells = graded_cells & (batch.distance <= depth + prefix + graded)
+        known_at = (
+            torch.minimum(batch.distance, fill_rounds(batch.distance)) if cfg.decided_only else batch.distance
+        )
+        graded_cells = graded_cells & (known_at <= depth + prefix + graded)
     loss = move_loss(logits, batch, graded_cells)
     metrics = {"losses/move": float(loss.detach())}
     unreached = batch.labelled & ~graded_cells if cfg.unreached_weight else None

@@ -84,6 +84,28 @@ def optimal_actions(walls: torch.Tensor, distance: torch.Tensor) -> torch.Tensor
     return next_cell_values(walls, distance) == (distance - 1)[:, None]
 
 
+def fill_rounds(distance: torch.Tensor) -> torch.Tensor:
+    """`(B, H, W)` maze distances to the exit -> `(B, H, W)` int64: the round of dead-end filling
+    at which each floor cell becomes a dead end and is removed (the exit, distance 0, is the root
+    and is never removed: round 0; walls `UNREACHABLE`). In a perfect maze a removed cell's one
+    remaining neighbour is its way to the exit, so its move is known by that round, exit or not."""
+    floor = distance < UNREACHABLE
+    exit_cell = distance == 0
+    alive = floor.clone()
+    rounds = torch.full(floor.shape, UNREACHABLE, dtype=torch.int64, device=floor.device)
+    r = 1
+    while True:
+        degree = sum(_shift(alive.to(torch.int8), dr, dc) for dr, dc in MOVES)
+        leaves = alive & ~exit_cell & (degree <= 1)
+        if not bool(leaves.any()):
+            break
+        rounds[leaves] = r
+        alive &= ~leaves
+        r += 1
+    rounds[exit_cell] = 0
+    return rounds
+
+
 def goal_distance(state: GridState, goal_slots: torch.Tensor) -> torch.Tensor:
     """`(B, H, W)` distance to the nearest slot in `goal_slots` `(B, T)` bool, others blocked."""
     dist = target_distances(state.grid(state.walls), state.targets)

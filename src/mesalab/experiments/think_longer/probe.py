@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from mesalab.envs.gridworld.oracle import MOVES, UNREACHABLE, _shift
+from mesalab.envs.gridworld.oracle import MOVES, UNREACHABLE, _shift, fill_rounds
 from mesalab.hooks import HookedModule, HookPoint
 from mesalab.train.maze_supervised import MazeBatch, MazeSource
 
@@ -33,26 +33,6 @@ LOGITS = re.compile(r"(?:^|\.)iters\.(\d+)\.hook_logits$")
 HYPOTHESES = ("wavefront", "dead-end filling")
 MAX_FIT_ROWS = 400_000
 """Cells x iterations kept for the ridge fit (a seeded subsample beyond this)."""
-
-
-def fill_rounds(batch: MazeBatch) -> torch.Tensor:
-    """`(B, H, W)` int: the pruning round at which each floor cell becomes a dead end and is
-    removed (the exit is the root and is never removed; walls get `UNREACHABLE`)."""
-    floor = batch.distance < UNREACHABLE
-    exit_cell = batch.distance == 0
-    alive = floor.clone()
-    rounds = torch.full(floor.shape, UNREACHABLE, dtype=torch.int64, device=floor.device)
-    r = 1
-    while True:
-        degree = sum(_shift(alive.to(torch.int8), dr, dc) for dr, dc in MOVES)
-        leaves = alive & ~exit_cell & (degree <= 1)
-        if not bool(leaves.any()):
-            break
-        rounds[leaves] = r
-        alive &= ~leaves
-        r += 1
-    rounds[exit_cell] = 0
-    return rounds
 
 
 def labels(distance: torch.Tensor, rounds: torch.Tensor, t: int) -> dict[str, torch.Tensor]:
@@ -91,7 +71,7 @@ def fit_probes(
 ) -> dict[str, Probe]:
     """One ridge probe per hypothesis, pooled over iterations 1..T of `batch`'s mazes."""
     states = hidden_states(net, batch.maze, iterations)
-    floor, rounds = (batch.distance < UNREACHABLE).cpu(), fill_rounds(batch).cpu()
+    floor, rounds = (batch.distance < UNREACHABLE).cpu(), fill_rounds(batch.distance).cpu()
     feats: list[torch.Tensor] = []
     targets: dict[str, list[torch.Tensor]] = {h: [] for h in HYPOTHESES}
     for t, hidden in states.items():
@@ -134,7 +114,7 @@ def test_probes(
     P(move right | done) - P(move right | not done) (`moves`: near 1 when the hypothesis says
     which cells are solved) and the front of right moves in the hypothesis's own units
     (`move_front`: distance from the exit, or pruning round); the decoded wavefront radius."""
-    floor, rounds = batch.distance < UNREACHABLE, fill_rounds(batch)
+    floor, rounds = batch.distance < UNREACHABLE, fill_rounds(batch.distance)
     out: dict[str, Any] = {
         "t": [],
         "accuracy": {h: [] for h in HYPOTHESES},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -140,9 +141,8 @@ def _probe_section(cfg: Any, results: dict[str, Any], memory: dict[str, Any]) ->
         f"Mean balanced accuracy over iterations on {probe['test_size']}x{probe['test_size']} mazes "
         f"(probes fitted on {probe['fit_size']}x{probe['fit_size']}): "
         + "; ".join(f"{esc(h)} {means[h]:.3f} (untrained control {controls[h]:.3f})" for h in HYPOTHESES)
-        + f". The hypothesis the state reads out best is <b>{esc(winner)}</b>. The decoded wavefront "
-        f"radius grows by {slope:.2f} cells per iteration while the true front is still moving "
-        "(1.0 is one BFS ring per iteration)."
+        + f". The hypothesis the state reads out best is <b>{esc(winner)}</b>. "
+        + _pace_sentence(slope)
     )
     behaviour = (
         "Without a probe, from the per-iteration move maps on cells with a choice (dead ends left out): "
@@ -171,6 +171,23 @@ def _probe_section(cfg: Any, results: dict[str, Any], memory: dict[str, Any]) ->
             embed_figure(fig, "Probe accuracy per iteration, and the decoded front against the BFS ring."),
             _frames_figure(memory),
         ],
+    )
+
+
+def _pace_sentence(slope: float) -> str:
+    """What the decoded wavefront's pace says, in words a reader need not decode: a front
+    moving one BFS ring per iteration reads 1.0; a slope near 0 (or below) means none moves."""
+    if math.isnan(slope):
+        return "The true front stops moving too soon to measure the decoded front's pace."
+    if slope < 0.1:
+        return (
+            f"The decoded wavefront does not move out from the exit (its radius changes by {slope:+.2f} "
+            "cells per iteration while the true front moves 1.0): the probe finds no front spreading "
+            "from the exit as the net iterates."
+        )
+    return (
+        f"The decoded wavefront moves out from the exit at {slope:.2f} cells per iteration while "
+        "the true front is still moving (1.0 is one BFS ring per iteration)."
     )
 
 
