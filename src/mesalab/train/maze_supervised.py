@@ -27,7 +27,8 @@ some carried batches go on from another batch's state (beliefs about other mazes
 `blind_fraction` runs some fresh batches first with their exit hidden (no gradient), so news of
 the exit comes after the net has settled, as it does far from the exit of a big maze;
 `reach_only` grades only cells a breadth-first wave from the exit could have reached by then, so
-guessing the way ahead of the news earns nothing.
+guessing the way ahead of the news earns nothing; `decided_only` also grades the cells dead-end
+filling has removed by then (their way is known without the exit).
 
 Snapshot selection (`select_size > 0`): every `select_every` steps the net is scored on
 validation mazes of side `select_size`, bigger than the training sizes and from a layout seed
@@ -167,10 +168,10 @@ class MazeSupervisedConfig(Config):
     blind_per_side: float = 4.0
     """The hidden-exit prefix is drawn from [1, blind_per_side x size] iterations."""
     unreached_weight: float = 0.0
-    """With `reach_only` (or `decided_only`), weight of a loss that pulls the move map towards
-    uniform on the labelled cells left ungraded: no wave from the exit (nor, with `decided_only`,
-    dead-end filling) could have told their way yet (cross-entropy to uniform): the net is told
-    to hold back, not only left ungraded, until the news comes."""
+    """With `reach_only` or `decided_only`, weight of a cross-entropy to uniform on the labelled
+    cells left ungraded (whose way no wave from the exit, nor with `decided_only` dead-end
+    filling, could have told yet): the net is told to hold back, not only left ungraded, until
+    the news comes."""
     reach_only: bool = False
     """Grade only the cells a breadth-first wave from the exit could have reached: those whose
     maze distance to the exit is at most the iterations the state has been through (a carried
