@@ -7,6 +7,7 @@ Tiny budgets on one thread: a 12-channel net trained 200 steps on 7x7 mazes solv
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ from mesalab.store.metrics import MetricsLogger
 from mesalab.train.maze_supervised import (
     Carried,
     CarryPool,
+    MazeBatch,
     MazeSource,
     MazeSupervisedConfig,
     Selection,
@@ -303,79 +305,85 @@ def test_a_cap_on_t_holds_for_big_sides_only_and_carried_states_go_past_it() -> 
     assert max(r["charts/carried_iterations"] for r in rows if r["charts/size"] == 11) > 12
 
 
+GRADING = TINY.replace(steps=3, batch_size=4, sizes=(9,), min_per_side=0.5, max_per_side=0.5, progressive=0.0)
+"""Three steps on 9x9 mazes at T = 4: most of a maze is farther from the exit than that."""
+
+
+def _scrambled(cells_of: Callable[[MazeBatch], torch.Tensor]) -> Callable[[GridWorld], MazeBatch]:
+    """The oracle's labeller with the moves of `cells_of(batch)` (which must not be empty) rotated."""
+    import mesalab.train.maze_supervised as supervised
+
+    true_label = supervised.label
+
+    def label(world: GridWorld) -> MazeBatch:
+        batch = true_label(world)
+        cells = cells_of(batch)
+        assert cells.any()
+        good = torch.where(cells.unsqueeze(1), batch.good.roll(1, dims=1), batch.good)
+        return MazeBatch(batch.maze, good, batch.labelled, batch.distance)
+
+    return label
+
+
+def _graded_weights(
+    monkeypatch, labels: Callable[[GridWorld], MazeBatch] | None, **knobs: object
+) -> list[torch.Tensor]:
+    """The weights after training `GRADING` with `knobs`, labelled by `labels` (None: the oracle)."""
+    import mesalab.train.maze_supervised as supervised
+
+    net = small_net()
+    with monkeypatch.context() as patch:
+        if labels is not None:
+            patch.setattr(supervised, "label", labels)
+        train(GRADING.replace(**knobs), net, progress=False)  # type: ignore[arg-type]
+    return list(copy_weights(net).values())
+
+
+def _same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+
+
 def test_reach_only_grades_no_cell_beyond_the_iterations_run(monkeypatch) -> None:
     """With `reach_only`, training never reads the labels of cells farther from the exit than
     the iterations run: scrambling them leaves the trained weights unchanged; without it, not."""
-    import mesalab.train.maze_supervised as supervised
+    reach = GRADING.iteration_range(9)[1]
+    far = _scrambled(lambda batch: (batch.distance > reach) & batch.labelled)
 
-    cfg = TINY.replace(steps=3, batch_size=4, sizes=(9,), min_per_side=0.5, max_per_side=0.5, progressive=0.0)
-    reach = cfg.iteration_range(9)[1]  # T = 4: most of a 9x9 maze is farther
-    true_label = supervised.label
+    def weights(reach_only: bool, labels, unreached_weight: float = 0.0) -> list[torch.Tensor]:
+        return _graded_weights(monkeypatch, labels, reach_only=reach_only, unreached_weight=unreached_weight)
 
-    def scrambled(world):
-        batch = true_label(world)
-        far = (batch.distance > reach) & batch.labelled
-        assert far.any()
-        good = torch.where(far.unsqueeze(1), batch.good.roll(1, dims=1), batch.good)
-        return supervised.MazeBatch(batch.maze, good, batch.labelled, batch.distance)
-
-    def weights(reach_only: bool, labels, unreached_weight: float = 0.0) -> dict[str, torch.Tensor]:
-        monkeypatch.setattr(supervised, "label", labels)
-        net = small_net()
-        train(cfg.replace(reach_only=reach_only, unreached_weight=unreached_weight), net, progress=False)
-        return copy_weights(net)
-
-    def same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
-        return all(torch.equal(a[k], b[k]) for k in a)
-
-    honest, fooled = weights(True, true_label), weights(True, scrambled)
-    assert same(honest, fooled)
+    honest, fooled = weights(True, None), weights(True, far)
+    assert _same(honest, fooled)
     # holding back on the far cells reads their move maps, not their labels
-    held, held_fooled = weights(True, true_label, 1.0), weights(True, scrambled, 1.0)
-    assert same(held, held_fooled) and not same(held, honest)
-    honest, fooled = weights(False, true_label), weights(False, scrambled)
-    assert not same(honest, fooled)
+    held, held_fooled = weights(True, None, 1.0), weights(True, far, 1.0)
+    assert _same(held, held_fooled) and not _same(held, honest)
+    honest, fooled = weights(False, None), weights(False, far)
+    assert not _same(honest, fooled)
 
 
 def test_decided_only_grades_what_a_wave_or_dead_end_filling_could_know(monkeypatch) -> None:
     """With `decided_only`, scrambling the labels of cells neither a wave from the exit nor
     dead-end filling could have decided within the iterations run leaves the weights unchanged;
     scrambling those only filling could decide changes them (`reach_only` would not read them)."""
-    import mesalab.train.maze_supervised as supervised
+    reach = GRADING.iteration_range(9)[1]
 
-    cfg = TINY.replace(steps=3, batch_size=4, sizes=(9,), min_per_side=0.5, max_per_side=0.5, progressive=0.0)
-    reach = cfg.iteration_range(9)[1]
-    true_label = supervised.label
+    def far(batch: MazeBatch) -> torch.Tensor:
+        return (batch.distance > reach) & batch.labelled
 
-    def scrambling(which: str):
-        def scrambled(world):
-            batch = true_label(world)
-            rounds = fill_rounds(batch.distance)
-            far = (batch.distance > reach) & batch.labelled
-            cells = far & (rounds > reach) if which == "undecided" else far & (rounds <= reach)
-            assert cells.any()
-            good = torch.where(cells.unsqueeze(1), batch.good.roll(1, dims=1), batch.good)
-            return supervised.MazeBatch(batch.maze, good, batch.labelled, batch.distance)
-
-        return scrambled
+    undecided = _scrambled(lambda batch: far(batch) & (fill_rounds(batch.distance) > reach))
+    filled = _scrambled(lambda batch: far(batch) & (fill_rounds(batch.distance) <= reach))
 
     def weights(labels, **knobs: object) -> list[torch.Tensor]:
-        monkeypatch.setattr(supervised, "label", labels)
-        net = small_net()
-        train(cfg.replace(**knobs), net, progress=False)  # type: ignore[arg-type]
-        return list(copy_weights(net).values())
+        return _graded_weights(monkeypatch, labels, **knobs)
 
-    def same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
-        return all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
-
-    honest = weights(true_label, decided_only=True)
-    assert same(honest, weights(scrambling("undecided"), decided_only=True))
-    assert not same(honest, weights(scrambling("filled"), decided_only=True))
-    assert same(weights(true_label, reach_only=True), weights(scrambling("filled"), reach_only=True))
+    honest = weights(None, decided_only=True)
+    assert _same(honest, weights(undecided, decided_only=True))
+    assert not _same(honest, weights(filled, decided_only=True))
+    assert _same(weights(None, reach_only=True), weights(filled, reach_only=True))
     # holding back reads the undecided cells' move maps, not their labels
-    held = weights(true_label, decided_only=True, unreached_weight=1.0)
-    assert same(held, weights(scrambling("undecided"), decided_only=True, unreached_weight=1.0))
-    assert not same(held, honest)
+    held = weights(None, decided_only=True, unreached_weight=1.0)
+    assert _same(held, weights(undecided, decided_only=True, unreached_weight=1.0))
+    assert not _same(held, honest)
 
 
 def test_mismatched_carries_start_from_another_batchs_state_and_count_afresh() -> None:
