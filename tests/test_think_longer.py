@@ -52,6 +52,10 @@ def mazes(size: int, count: int = 3) -> torch.Tensor:
     return MazeSource("red-door/train", count, 0, 64).batch(size, 0).maze
 
 
+KNOBS = [{}, {"gate_kernel": 1, "gate_sees_candidate": True}, {"gate_kernel": 1, "cell_hidden": 6}]
+"""Nets of every kind of recurrence: the default, a gate that reads the candidate, a per-cell hidden layer."""
+
+
 @pytest.fixture(scope="module")
 def trained() -> RecurrentMazeNet:
     with seeded_init(0, "init"):
@@ -60,7 +64,7 @@ def trained() -> RecurrentMazeNet:
     return net
 
 
-@pytest.mark.parametrize("knobs", [{}, {"gate_kernel": 1, "gate_sees_candidate": True}])
+@pytest.mark.parametrize("knobs", KNOBS)
 def test_every_parameter_is_trainable_and_gets_a_gradient(knobs: dict) -> None:
     net = small_net(**knobs)
     batch = MazeSource("red-door/train", 4, 0, 64).batch(7, 0)
@@ -113,16 +117,23 @@ def test_state_stays_bounded_however_long_it_runs() -> None:
     assert cache["iters.299.hook_hidden"].abs().max() <= 1.0
 
 
-@pytest.mark.parametrize("gate_kernel, sees_candidate, arrives", [(1, False, 6), (3, False, 4), (1, True, 6)])
+@pytest.mark.parametrize(
+    "gate_kernel, sees_candidate, cell_hidden, arrives",
+    [(1, False, 0, 6), (3, False, 0, 4), (1, True, 0, 6), (1, False, 5, 6), (3, False, 5, 4)],
+)
 def test_news_crosses_as_many_cells_an_iteration_as_the_gate_kernel_allows(
-    gate_kernel: int, sees_candidate: bool, arrives: int
+    gate_kernel: int, sees_candidate: bool, cell_hidden: int, arrives: int
 ) -> None:
     """A wall put 6 cells away reaches a cell's state at iteration 6 with 1x1 gates (the state after
     t iterations sees the maze t cells around: a breadth-first pace), at iteration 4 with 3x3 gates
     (2t - 1 cells: r, then the candidate, each reach a cell further); a 1x1 gate that reads the
-    candidate keeps the one-cell pace."""
+    candidate, or a per-cell hidden layer in the candidate, keeps the pace."""
     cfg = RecurrentConfig(
-        width=8, gate_kernel=gate_kernel, gate_sees_candidate=sees_candidate, hooked_iterations=0
+        width=8,
+        gate_kernel=gate_kernel,
+        gate_sees_candidate=sees_candidate,
+        cell_hidden=cell_hidden,
+        hooked_iterations=0,
     )
     with seeded_init(0, "test"):
         net = RecurrentMazeNet(cfg)
@@ -142,6 +153,10 @@ def test_gate_kernel_is_checked() -> None:
         RecurrentConfig(gate_kernel=5)
     assert RecurrentConfig().stable_hash() == RecurrentConfig(gate_kernel=3).stable_hash()
     assert RecurrentConfig().stable_hash() != RecurrentConfig(gate_kernel=1).stable_hash()
+    with pytest.raises(ConfigError, match="cell_hidden"):
+        RecurrentConfig(cell_hidden=-1)
+    assert RecurrentConfig().stable_hash() == RecurrentConfig(cell_hidden=0).stable_hash()
+    assert RecurrentConfig().stable_hash() != RecurrentConfig(cell_hidden=8).stable_hash()
 
 
 @pytest.mark.parametrize("steps", [0, -3])
@@ -191,7 +206,7 @@ def test_policy_computes_the_map_once_per_maze(tmp_path: Path, monkeypatch) -> N
     assert passes[calls:] == [3]
 
 
-@pytest.mark.parametrize("knobs", [{}, {"gate_kernel": 1, "gate_sees_candidate": True}])
+@pytest.mark.parametrize("knobs", KNOBS)
 def test_save_and_load_round_trip(tmp_path: Path, knobs: dict) -> None:
     net = small_net(**knobs)
     save_model(net, tmp_path / "net", "recurrent", net.cfg)
@@ -620,7 +635,7 @@ def test_width_trial_is_a_registered_sweep_experiment(tmp_path: Path) -> None:
     assert isinstance(cfg, ThinkWidthTrialConfig) and cfg.width == 4
     # the flagship's recipe and gates, not a recipe of the trial's own
     flagship = ThinkLongerConfig()
-    assert exp.config.train == flagship.train and exp.config.gate_kernel == flagship.model.gate_kernel
+    assert exp.config.train == flagship.train and exp.config.model == flagship.model.replace(width=16)
     for bad, message in (
         ({"gate_kernel": "5"}, "gate_kernel: must be 1 or 3"),
         ({"width": "0"}, "width: must be >= 1"),
@@ -679,3 +694,27 @@ def test_the_report_says_in_words_whether_a_decoded_front_moves() -> None:
     assert "moves out from the exit at 1.00 cells" in _pace_sentence(moving)
     assert "does not move out from the exit" in _pace_sentence(still) and "-0.10" in _pace_sentence(still)
     assert "too soon" in _pace_sentence(_slope(ts, [1, 2, 3, 4, 5], [5, 5, 5, 5, 5]))
+
+
+def test_the_report_names_the_recurrence_knobs_that_are_on() -> None:
+    from mesalab.experiments.think_longer.report import _net_words
+
+    assert _net_words(RecurrentConfig(gate_kernel=1)) == "width 24, 1x1 gates"
+    both = _net_words(RecurrentConfig(width=16, gate_sees_candidate=True, cell_hidden=48))
+    assert both == (
+        "width 16, 3x3 gates, an update gate that reads the candidate, "
+        "a 48-channel hidden layer per cell in the candidate"
+    )
+
+
+def test_the_report_names_the_grading_knobs_that_are_on() -> None:
+    from mesalab.experiments.think_longer.report import _recipe_extras
+
+    train = MazeSupervisedConfig(carry_fraction=0.6, carry_mismatch=0.3, reach_only=True)
+    words = _recipe_extras(train, [{"tag": "narrow", "charts/carried_deepest": 300}])
+    assert "up to 300 iterations, 30% of them from another batch's state" in words
+    assert "only the cells a wave from the exit could have decided by then graded" in words
+    decided = _recipe_extras(MazeSupervisedConfig(decided_only=True, unreached_weight=0.5), [])
+    assert "a wave from the exit or dead-end filling" in decided
+    assert "pulled to uniform (weight 0.5)" in decided
+    assert "graded" not in _recipe_extras(MazeSupervisedConfig(), [])

@@ -14,6 +14,10 @@ instead of up to two (through r, then `U_n`). `think-longer` trains with 1x1 gat
 With `gate_sees_candidate`, z also reads the candidate through a 1x1 conv,
 `z = sigmoid(U_z h + V_z n + W_z x)`: a 1x1 gate on the cell's own state cannot open a settled
 cell when its neighbours' news changes, a gate that sees `n` can, at the same one-cell pace.
+With `cell_hidden=k`, the candidate passes through a per-cell hidden layer of k channels,
+`n = tanh(V relu(U_n * (r h) + W_n * x))` with V 1x1 (the local rule of a neural cellular
+automaton, Mordvintsev et al. 2020): a richer rule per cell at the same one-cell pace
+(`think-longer` uses k = 48).
 
 `x` is the maze without the agent (walls, door, objects, colours), so the map is a function
 of the maze alone: computed once per episode, read at the agent's cell at every step. The
@@ -50,7 +54,7 @@ AGENT = CHANNELS.index("agent")
 class RecurrentConfig(Config):
     """A weight-tied gated recurrent conv net over mazes of any size."""
 
-    ADDED_FIELDS = ("gate_kernel", "gate_sees_candidate")
+    ADDED_FIELDS = ("gate_kernel", "gate_sees_candidate", "cell_hidden")
     """Left out of the hash at their defaults (`Config.ADDED_FIELDS`): older models keep theirs."""
 
     width: int = 24
@@ -72,10 +76,15 @@ class RecurrentConfig(Config):
     1x1 gates z otherwise sees only the cell's own state, so news from the neighbours cannot
     reopen a cell that has settled; n sees one cell around, so the pace stays one cell an
     iteration."""
+    cell_hidden: int = 0
+    """Channels of a per-cell hidden layer inside the candidate (0: none, `n = tanh(U_n * (r h) +
+    W_n * x)`); with k > 0 the 3x3 sums go to k channels, a ReLU, then a 1x1 conv back to `width`
+    before the tanh, so each cell's rule is a small MLP of what it sees (the pace is unchanged)."""
 
     def validate(self) -> None:
         check(self.width >= 1, "width", f"must be >= 1, got {self.width}")
         check(self.gate_kernel in (1, 3), "gate_kernel", f"must be 1 or 3, got {self.gate_kernel}", "1, 3")
+        check(self.cell_hidden >= 0, "cell_hidden", f"must be >= 0 (0: none), got {self.cell_hidden}")
         check(self.in_channels >= 1, "in_channels", f"must be >= 1, got {self.in_channels}")
         check(self.hooked_iterations >= 0, "hooked_iterations", f"must be >= 0, got {self.hooked_iterations}")
         check(
@@ -103,10 +112,12 @@ class RecurrentMazeNet(HookedModule):
         super().__init__()
         self.cfg = cfg
         w = cfg.width
-        self.inject = nn.Conv2d(cfg.in_channels, 3 * w, 3, padding=1)  # x's part of z, r and n
+        pre = cfg.cell_hidden or w  # channels of the candidate's 3x3 sums
+        self.inject = nn.Conv2d(cfg.in_channels, 2 * w + pre, 3, padding=1)  # x's part of z, r and n
         gate, pad = cfg.gate_kernel, cfg.gate_kernel // 2
         self.gates = nn.Conv2d(w, 2 * w, gate, padding=pad, bias=False)  # h's part of z and r
-        self.candidate = nn.Conv2d(w, w, 3, padding=1, bias=False)  # (r h)'s part of n
+        self.candidate = nn.Conv2d(w, pre, 3, padding=1, bias=False)  # (r h)'s part of n
+        self.cell = nn.Conv2d(pre, w, 1) if cfg.cell_hidden else None  # the per-cell hidden layer's output
         self.gate_candidate = (
             nn.Conv2d(w, w, 1, bias=False) if cfg.gate_sees_candidate else None
         )  # n's part of z
@@ -124,7 +135,8 @@ class RecurrentMazeNet(HookedModule):
 
     # ---- the recurrence ------------------------------------------------------------
     def encode(self, maze: torch.Tensor) -> torch.Tensor:
-        """`(B, in_channels, H, W)` -> the input's part of the gates `(B, 3C, H, W)`, computed once."""
+        """`(B, in_channels, H, W)` -> the input's part of the gates `(B, 2C + pre, H, W)`, computed
+        once (`pre`: `cell_hidden`, or C without the hidden layer)."""
         if maze.dim() != 4 or maze.shape[1] != self.cfg.in_channels or maze.shape[2] != maze.shape[3]:
             raise MesalabError(
                 f"maze shape {tuple(maze.shape)}: expected (B, {self.cfg.in_channels}, H, H), "
@@ -140,7 +152,8 @@ class RecurrentMazeNet(HookedModule):
         """One iteration of the gated update; the result stays in [-1, 1]."""
         w = self.cfg.width
         z_in, r_in = (self.gates(hidden) + injected[:, : 2 * w]).chunk(2, dim=1)
-        candidate = torch.tanh(self.candidate(torch.sigmoid(r_in) * hidden) + injected[:, 2 * w :])
+        pre = self.candidate(torch.sigmoid(r_in) * hidden) + injected[:, 2 * w :]
+        candidate = torch.tanh(pre if self.cell is None else self.cell(torch.relu(pre)))
         if self.gate_candidate is not None:
             z_in = z_in + self.gate_candidate(candidate)
         return hidden + torch.sigmoid(z_in) * (candidate - hidden)

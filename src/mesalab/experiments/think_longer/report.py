@@ -334,8 +334,7 @@ def _training_section(run_dir: Path, cfg: Any, results: dict[str, Any]) -> Secti
         [
             f"Base optimizer: supervised cross-entropy on the oracle's moves, {cfg.train.steps:,} steps of "
             f"{cfg.train.batch_size} mazes, sizes {', '.join(map(str, cfg.train.sizes))}, "
-            f"width {cfg.model.width}, {cfg.model.gate_kernel}x{cfg.model.gate_kernel} gates, "
-            f"{_t_range(cfg.train)}, progressive "
+            f"{_net_words(cfg.model)}, {_t_range(cfg.train)}, progressive "
             f"prefix probability {cfg.train.progressive:g}{_recipe_extras(cfg.train, rows)}. {kept} Seconds: "
             + ", ".join(f"{esc(k)} {v:.0f}" for k, v in timings.items())
             + f" ({results['threads']} torch threads)."
@@ -348,6 +347,16 @@ def _training_section(run_dir: Path, cfg: Any, results: dict[str, Any]) -> Secti
             )
         ],
     )
+
+
+def _net_words(model: Any) -> str:
+    """The net's shape in words: width, gates, and the optional recurrence knobs that are on."""
+    words = [f"width {model.width}", f"{model.gate_kernel}x{model.gate_kernel} gates"]
+    if model.gate_sees_candidate:
+        words.append("an update gate that reads the candidate")
+    if model.cell_hidden:
+        words.append(f"a {model.cell_hidden}-channel hidden layer per cell in the candidate")
+    return ", ".join(words)
 
 
 def _t_range(train: Any) -> str:
@@ -369,12 +378,17 @@ def _recipe_extras(train: Any, rows: list[dict[str, Any]]) -> str:
     if train.carry_fraction:
         narrow = [r.get("charts/carried_deepest", 0) for r in rows if r.get("tag") == "narrow"]
         deepest = max(narrow, default=0)
+        mismatch = train.carry_mismatch and f", {train.carry_mismatch:.0%} of them from another batch's state"
         extras.append(
             f"{train.carry_fraction:.0%} of the batches carry on one of the last {train.carry_pool} fresh "
             f"batches of their size from the state its previous pass left (no gradient through that pass), "
             f"so no pass runs past T = {train.training_t} while carried states went through up to "
-            f"{int(deepest):,} iterations"
+            f"{int(deepest):,} iterations{mismatch or ''}"
         )
+    if train.reach_only or train.decided_only:
+        known = "a wave from the exit" + (" or dead-end filling" if train.decided_only else "")
+        rest = train.unreached_weight and f", the rest pulled to uniform (weight {train.unreached_weight:g})"
+        extras.append(f"only the cells {known} could have decided by then graded{rest or ''}")
     if train.lr_schedule != "constant":
         extras.append(f"a {train.lr_schedule} learning-rate schedule from {train.learning_rate:g}")
     if train.ema_decay:

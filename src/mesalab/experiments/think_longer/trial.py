@@ -1,8 +1,9 @@
 """The sweep trial `think-longer-width`: one recurrent net of a given width, trained and measured.
 
 `mesalab sweep think-longer-width --axis width=4,8,16,24,32` answers "what is the smallest net
-that learns to search?": each trial trains one net with the flagship's recipe and gates
-(`ThinkLongerConfig().train`, 1x1 gates; resuming from its checkpoint in the trial folder), then
+that learns to search?": each trial trains one net with the flagship's recipe and net
+(`ThinkLongerConfig().train` and `.model` at the trial's width; resuming from its checkpoint in
+the trial folder), then
 measures held-out success at `eval_size` with T = the side and with 4x the side, and the
 wavefront and dead-end-filling probes' mean balanced accuracy.
 """
@@ -49,8 +50,8 @@ class ThinkWidthTrialConfig(Config):
 
     @property
     def model(self) -> RecurrentConfig:
-        """The trial's net: `width` channels, `gate_kernel` gates, the rest as RecurrentConfig's."""
-        return RecurrentConfig(width=self.width, gate_kernel=self.gate_kernel)
+        """The trial's net: the flagship's with `width` channels and `gate_kernel` gates."""
+        return ThinkLongerConfig().model.replace(width=self.width, gate_kernel=self.gate_kernel)
 
     def validate(self) -> None:
         self.model.validate()
